@@ -215,9 +215,8 @@ def make_surrogate(flow, seed=0, base_scale=2.0, dtype=tf.float32):
     """
     from tfp_nfvi import flows  # pylint: disable=g-import-not-at-top
 
-    surrogate = flows.build_flow_surrogate(2, flow=flow, dtype=dtype, seed=seed, name="q")
-    scale = surrogate.distribution.parameters["scale_diag"]
-    scale.assign(tf.fill(scale.shape, tf.constant(base_scale, dtype)))
+    surrogate = flows.build_flow_surrogate(
+        2, flow=flow, dtype=dtype, seed=seed, name="q", base_scale=base_scale)
     return surrogate
 
 

@@ -61,9 +61,9 @@ def test_every_variable_is_tracked_and_trained(flow):
     variables = q.trainable_variables
     names = dict(flows.parse_flow_spec(flow))
     num_networks = sum(names.get(k, 0) for k in ("maf", "iaf", "realnvp"))
-    # loc, scale + (center, raw α/β) per radial + (u, w, b) per planar + 6 per network
+    # loc, raw scale + one parameter vector per radial/planar step + 6 per network
     # (2 hidden kernels and biases, output kernel and bias; no context).
-    expected = 2 + 2 * names.get("radial", 0) + 3 * names.get("planar", 0) + 6 * num_networks
+    expected = 2 + names.get("radial", 0) + names.get("planar", 0) + 6 * num_networks
     assert len(variables) == expected
     assert all(isinstance(v, tf.Variable) for v in variables)
     before = [v.numpy().copy() for v in variables]

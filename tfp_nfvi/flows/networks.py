@@ -131,7 +131,6 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         self.output_bias = self.add_weight(
             shape=(2 * self._output_size,), initializer="zeros", name="output_bias"
         )
-        self._mask_constants = [None if m is None else tf.constant(m) for m in self._masks()]
 
     def _masked(self, kernel, mask):
         kernel = tf.convert_to_tensor(kernel)
@@ -150,7 +149,10 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
                 f"context={'None' if context is None else 'a tensor'}; pass a context iff "
                 "context_size is set."
             )
-        masks = self._mask_constants
+        # The masks are NumPy arrays made into constants here, in the graph that runs the
+        # layer (a constant made in `build` belongs to the graph that built it, which a lazy
+        # build inside a traced training step leaves inaccessible to later graphs).
+        masks = self._masks()
         h = tf.matmul(x, self._masked(self._kernels[0], masks[0])) + self._biases[0]
         if context is not None:
             context = tf.convert_to_tensor(context, dtype=self.compute_dtype)

@@ -5,7 +5,7 @@ A flow spec names the steps of a normalizing flow
 
     spec    := "" | "diag" | step ("," step)*
     step    := name ["*" count]          count: a positive integer, default 1
-    name    := "planar" | "radial" | "maf" | "iaf" | "realnvp"
+    name    := a key of `registry.STEPS`: "planar" | "radial" | "maf" | "iaf" | "realnvp" | ...
 
 for example `"planar*16"`, `"radial*8"`, `"planar*4,iaf*2"`, `"maf*4"`, `"realnvp*4"`.
 `"diag"` (or `""`, or `None`) is the plain diagonal Gaussian, the K = 0 baseline of
@@ -15,14 +15,11 @@ Rezende & Mohamed (2015). The same spec may be given as a list whose items are
 
 import re
 
+from tfp_nfvi.flows import registry
+
 __all__ = ["FLOW_NAMES", "parse_flow_spec"]
 
-# Steps whose parameters are per-example (amortized) or per-surrogate vectors.
-ELEMENTWISE_FLOWS = ("planar", "radial")
-# Steps driven by a neural network over the coordinates (autoregressive or coupling); a
-# fixed permutation separates consecutive steps of this kind.
-NETWORK_FLOWS = ("maf", "iaf", "realnvp")
-FLOW_NAMES = ("diag",) + ELEMENTWISE_FLOWS + NETWORK_FLOWS
+FLOW_NAMES = ("diag",) + tuple(registry.STEPS)
 
 _STEP_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\*\s*([^\s]+)\s*)?$")
 

@@ -2,52 +2,31 @@
 
     q(z) = TransformedDistribution(N(μ, diag σ²), f_K ∘ ... ∘ f_1)
 
-with `μ`, `σ = softplus(ρ) + min_scale` (a `tfp.util.TransformedVariable`) and every flow
-parameter a `tf.Variable`, so `q.trainable_variables` lists them all and
+is the `Flow` layer called without a context: `μ`, `σ = softplus(ρ + softplus⁻¹(1)) +
+min_scale` and every step's parameters are its own weights, which the distribution reads
+when it runs (`tfp.util.DeferredTensor`s and `tf.Module`s over the underlying
+`tf.Variable`s), so `q.trainable_variables` lists them all and
 `tfp.vi.fit_surrogate_posterior(target_log_prob_fn, q, optimizer, num_steps)` trains them.
 
-* Planar `(u_k, w_k, b_k)` and radial `(z0_k, raw α_k, raw β_k)` are one `tf.Variable` each
-  per step (the distribution reads them when sampled, so updates take effect; slices of one
-  big variable taken at construction would not).
-* MAF/IAF/RealNVP steps use the Keras 3 `MADE`/`CouplingNetwork` (no context). Keras 3
-  variables are not `tf.Variable`s, which `tf.Module` collects, so each network is wrapped in
-  a `tf.Module` that holds the `tf.Variable`s underneath (`keras_variable.value`).
-
-Initialization (seeded by `seed`): μ = 0, σ = 1; planar `u, w ~ N(0, init_scale²)`, `b = 0`;
-radial centres `~ N(0, 1)` (spread over the base's typical set), `α = softplus(0)`,
-`β = -α + softplus(raw β)` with `raw β ~ N(0, init_scale²)` (so β ≈ 0: near identity);
-network output layers start small. Permutations between network steps: see `chain`.
+Initialization (seeded by `seed`): μ = 0, σ = `base_scale`; planar `u, w ~ N(0,
+init_scale²)`, `b = 0`; radial centres `~ N(0, 1)`, raw `α, β ~ N(0, init_scale²)`; network
+output layers start small (see the step modules).
 
 A structured event (`event_size` a list or dict of sizes) splits the flow's vector with
 `tfb.Split` (and `tfb.Restructure` for dicts); a `batch_shape` gives a batch of independent
-surrogates (diag/planar/radial flows only).
+surrogates (flows without network steps only).
 """
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_nfvi import bijectors
-from tfp_nfvi.flows import chain as chain_lib
-from tfp_nfvi.flows import networks
-from tfp_nfvi.flows import spec as spec_lib
+from tfp_nfvi.flows import flow as flow_lib
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 __all__ = ["build_flow_surrogate"]
-
-
-class _TrackedNetwork(tf.Module):
-    """Calls a Keras 3 network; exposes its weights to `tf.Module` as `tf.Variable`s."""
-
-    def __init__(self, network, name):
-        super().__init__(name=name)
-        self._network = network
-        self.network_variables = [w.value for w in network.weights]
-
-    def __call__(self, x, *unused_args):
-        return self._network(x)
 
 
 def _event_sizes(event_size):
@@ -75,6 +54,7 @@ def build_flow_surrogate(
     batch_shape=(),
     hidden_units=(32, 32),
     init_scale=0.1,
+    base_scale=1.0,
     min_scale=1e-4,
     validate_args=False,
 ):
@@ -93,9 +73,10 @@ def build_flow_surrogate(
       dtype: float dtype of the variables.
       seed: int seed for the initialization (`None`: random).
       name: name of the distribution.
-      batch_shape: batch shape of independent surrogates (diag/planar/radial only).
-      hidden_units: hidden sizes of each MADE / coupling network.
-      init_scale: stddev of the random planar/radial initialization.
+      batch_shape: batch shape of independent surrogates (flows without network steps).
+      hidden_units: hidden sizes of each network step's network.
+      init_scale: stddev of the random initialization of the step parameters.
+      base_scale: initial standard deviation of the Gaussian base (σ of `q_0`).
       min_scale: floor added to the base standard deviation.
       validate_args: passed to the distribution and bijectors.
 
@@ -103,75 +84,19 @@ def build_flow_surrogate(
       A `tfd.TransformedDistribution` whose `trainable_variables` are all its parameters.
     """
     sizes = _event_sizes(event_size)
-    d = sum(sizes)
-    names = spec_lib.expand_flow_spec(flow)
-    chain_lib.check_event_size_for(names, d)
-    batch_shape = tuple(int(b) for b in batch_shape)
-    if batch_shape and any(n in spec_lib.NETWORK_FLOWS for n in names):
-        raise ValueError(
-            f"`batch_shape` {batch_shape} is supported for diag/planar/radial flows only, got "
-            f"flow {flow!r}."
-        )
-    dtype = tf.as_dtype(dtype)
-    # A Python int given to TFP's samplers becomes a stateful op-level seed that also depends
-    # on TF's global seed; the pair (0, seed) is a stateless seed, so `seed` alone decides.
-    seeds = iter(tfp.random.split_seed(
-        (0, np.random.randint(2**31) if seed is None else seed), n=3 * len(names) + 1))
-
-    def normal(shape, stddev, mean=0.0):
-        return tf.random.stateless_normal(
-            batch_shape + tuple(shape), seed=next(seeds), mean=mean, stddev=stddev, dtype=dtype
-        )
-
-    def elementwise_steps():
-        for k, step in enumerate(names):
-            if step == "planar":
-                args = (
-                    tf.Variable(normal([d], init_scale), name=f"planar_{k}_u"),
-                    tf.Variable(normal([d], init_scale), name=f"planar_{k}_w"),
-                    tf.Variable(tf.zeros(batch_shape, dtype), name=f"planar_{k}_b"),
-                )
-            elif step == "radial":
-                raw = tf.Variable(normal([2], init_scale), name=f"radial_{k}_raw_alpha_beta")
-                args = (tf.Variable(normal([d], 1.0), name=f"radial_{k}_center"),) + tuple(
-                    tfp.util.DeferredTensor(
-                        raw,
-                        lambda r, i=i: bijectors.radial_constrain(r[..., 0], r[..., 1])[i],
-                        shape=batch_shape,
-                    )
-                    for i in (0, 1)
-                )
-            else:
-                continue
-            yield chain_lib.make_elementwise_step(step, args, validate_args)
-
-    def network_fns():
-        for k, step in enumerate(n for n in names if n in spec_lib.NETWORK_FLOWS):
-            kwargs = dict(
-                hidden_units=hidden_units,
-                seed=int(tf.random.stateless_uniform([], next(seeds), 0, 2**30, tf.int32)),
-                dtype=dtype.name,
-                name=f"{step}_{k}",
-            )
-            if step == "realnvp":
-                net = networks.CouplingNetwork(d // 2, d - d // 2, **kwargs)
-                net.build((d // 2,))
-            else:
-                net = networks.MADE(d, **kwargs)
-                net.build((d,))
-            yield _TrackedNetwork(net, name=f"{step}_{k}")
-
-    loc = tf.Variable(tf.zeros(batch_shape + (d,), dtype), name="loc")
-    scale = tfp.util.TransformedVariable(
-        tf.ones(batch_shape + (d,), dtype),
-        bijector=tfb.Chain([tfb.Shift(tf.constant(min_scale, dtype)), tfb.Softplus()]),
-        name="scale",
-    )
-    base = tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale, validate_args=validate_args)
-    bijector = chain_lib.assemble_chain(names, d, elementwise_steps(), network_fns())
+    if seed is None:
+        seed = int(np.random.randint(2**30))
+    layer = flow_lib.Flow(
+        sum(sizes), flow=flow, hidden_units=hidden_units, init_scale=init_scale,
+        base_scale=base_scale, min_scale=min_scale, batch_shape=batch_shape,
+        validate_args=validate_args, seed=seed, dtype=tf.as_dtype(dtype).name,
+        name=name or "flow_surrogate")
+    layer.build(None)
+    q = layer(None)
+    bijector = q.bijector
     if not isinstance(event_size, (int, np.integer)):
         structure = tf.nest.pack_sequence_as(event_size, list(range(len(sizes))))
         bijector = tfb.Chain([tfb.Restructure(structure), tfb.Split(sizes), bijector])
     return tfd.TransformedDistribution(
-        base, bijector, validate_args=validate_args, name=name or "flow_surrogate"
+        q.distribution, bijector, validate_args=validate_args, name=name or "flow_surrogate"
     )

@@ -1,0 +1,151 @@
+"""Tests for tfp_nfvi.flows.Flow: every registered step kind, global and with a context."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+import pytest  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from tfp_nfvi import flows  # pylint: disable=g-import-not-at-top
+
+B, C, D = 3, 5, 2
+KINDS = sorted(flows.STEPS)
+
+
+def _far_from_identity(layer, seed=0):
+    """Moves the heads' and networks' output weights off their near-zero start."""
+    rng = np.random.default_rng(seed)
+    for w in layer.trainable_weights:
+        if any(k in w.path for k in ("output", "flow_head", "params")):
+            w.assign(0.4 * rng.standard_normal(w.shape).astype(w.dtype))
+
+
+def _flow(kind, context, dtype="float64"):
+    layer = flows.Flow(D, flow=f"{kind}*2", hidden_units=(8,), seed=1, dtype=dtype)
+    layer.build(None if context is None else context.shape)
+    _far_from_identity(layer)
+    return layer
+
+
+def _autodiff_log_prob(q, z):
+    """log q(z) by the change of variables with the Jacobian of the inverse from autodiff."""
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        z0 = q.bijector.inverse(z)
+    jac = tape.batch_jacobian(z0, z)  # [N, D, D]
+    _, logdet = np.linalg.slogdet(jac.numpy())
+    return q.distribution.log_prob(z0).numpy() + logdet
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("with_context", [False, True], ids=["global", "context"])
+def test_log_prob_matches_sample_and_log_prob_and_autodiff_jacobian(kind, with_context):
+    context = (tf.random.stateless_normal([B, C], seed=[1, 2], dtype=tf.float64)
+               if with_context else None)
+    q = _flow(kind, context)(context)
+    assert q.event_shape == [D]
+    assert q.batch_shape == ([B] if with_context else [])
+    z, log_q = q.experimental_sample_and_log_prob(4, seed=[3, 4])
+    assert z.shape == (4, B, D) if with_context else z.shape == (4, D)
+    z = tf.constant(z.numpy())  # a fresh tensor: TFP's cache must not hand back z_0
+    # Forward-only log-density == log_prob through the inverses (float64: 1e-8).
+    np.testing.assert_allclose(q.log_prob(z), log_q, rtol=1e-8, atol=1e-8)
+    # ... == the change of variables with an autodiff Jacobian (per context row).
+    flat_z = tf.reshape(z, [-1, D]) if not with_context else tf.reshape(
+        tf.transpose(z, [1, 0, 2]), [-1, D])
+    if with_context:
+        for b in range(B):
+            q_b = _flow(kind, context)(context[b : b + 1])
+            np.testing.assert_allclose(
+                _autodiff_log_prob(q_b, flat_z[4 * b : 4 * b + 4]),
+                tf.transpose(log_q)[b], rtol=1e-7, atol=1e-7)
+    else:
+        np.testing.assert_allclose(_autodiff_log_prob(q, flat_z), log_q, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_global_flow_tracks_and_follows_its_variables(kind):
+    layer = _flow(kind, None, dtype="float32")
+    q = layer(None)
+    assert {id(v) for v in q.trainable_variables} == {
+        id(w.value) for w in layer.trainable_weights}
+    z0 = tf.constant([[0.3, -0.2]])
+    before = q.bijector.forward(z0).numpy()
+    for w in layer.trainable_weights:  # the distribution built before sees the update
+        w.assign(w + 0.1)
+    assert np.max(np.abs(q.bijector.forward(tf.constant([[0.3, -0.2]])) - before)) > 1e-4
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_context_flow_depends_on_context(kind):
+    context = tf.random.stateless_normal([B, C], seed=[1, 2])
+    layer = _flow(kind, context, dtype="float32")
+    z0 = tf.random.stateless_normal([B, D], seed=[5, 6])
+    f1 = layer.bijector(context).forward(z0)
+    f2 = layer.bijector(context + 0.5).forward(z0)
+    assert np.max(np.abs(f1 - f2)) > 1e-3
+
+
+def test_seed_decides_initialization():
+    context = tf.zeros([B, C])
+    first = flows.Flow(D, "planar,radial,maf,realnvp", seed=7)
+    first.build(context.shape)
+    second = flows.Flow(D, "planar,radial,maf,realnvp", seed=7)
+    keras.utils.set_random_seed(123)  # the global random state must not matter
+    second.build(context.shape)
+    assert len(first.weights) == len(second.weights)
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    third = flows.Flow(D, "planar,radial,maf,realnvp", seed=8)
+    third.build(context.shape)
+    assert any(not np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(first.weights, third.weights) if "bias" not in a.path)
+
+
+def test_reversal_between_network_steps_only():
+    layer = flows.Flow(3, "planar,maf,radial,iaf,realnvp", hidden_units=(4,), seed=0)
+    layer.build((None, 2))
+    names = [type(b).__name__.lstrip("_") for b in layer.bijector(tf.zeros([1, 2])).bijectors[::-1]]
+    assert names == ["Planar", "MaskedAutoregressiveFlow", "Radial", "Permute", "Invert",
+                     "Permute", "RealNVP"]
+
+
+def test_fixed_standard_normal_base():
+    layer = flows.Flow(D, "planar", trainable_base=False, seed=0)
+    layer.build((None, C))
+    q = layer(tf.ones([B, C]))
+    np.testing.assert_array_equal(q.distribution.mean(), np.zeros([B, D]))
+    np.testing.assert_array_equal(q.distribution.stddev(), np.ones([B, D]))
+    assert all("base" not in w.path for w in layer.weights)
+
+
+def test_config_round_trip():
+    layer = flows.Flow(D, [("planar", 2), "iaf"], hidden_units=(8,), base_scale=2.0, seed=3)
+    clone = flows.Flow.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="event_size"):
+        flows.Flow(0)
+    with pytest.raises(ValueError, match="valid names"):
+        flows.Flow(D, "planar,glow")
+    with pytest.raises(ValueError, match="realnvp.*size 1"):
+        flows.Flow(1, "realnvp")
+    with pytest.raises(ValueError, match="batch_shape"):
+        flows.Flow(D, "maf", batch_shape=[2])
+    with pytest.raises(ValueError, match="base_scale"):
+        flows.Flow(D, "planar", base_scale=0.0)
+    layer = flows.Flow(D, "planar")
+    layer.build((None, C))
+    with pytest.raises(ValueError, match=r"context of shape \[B, 5\].*\(3, 4\)"):
+        layer(tf.zeros([B, C - 1]))
+    with pytest.raises(ValueError, match="called with None"):
+        layer(None)
+    global_layer = flows.Flow(D, "planar")
+    global_layer.build(None)
+    with pytest.raises(ValueError, match="takes no context"):
+        global_layer(tf.zeros([B, C]))

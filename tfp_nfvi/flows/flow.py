@@ -1,0 +1,339 @@
+"""`Flow`: a list of flow steps plus a Gaussian base, as one Keras 3 layer.
+
+Called on a context `c` (or `None`), the layer returns
+
+    q(z | c) = TransformedDistribution(N(μ(c), diag σ(c)²), f_K(·; c) ∘ ... ∘ f_1(·; c)),
+
+with the steps of a flow spec (`"planar*16"`, `"radial*4,iaf*2"`, `"diag"`, ...) acting on
+`z_0` in spec order. The same layer is an amortized posterior (`c` = encoder features), a
+conditional density model's flow (`c` = features of the conditioning input) and, with
+`c = None`, a global flow for `tfp.vi`:
+
+* **Base.** Given `c`: `[μ, ρ] = W_0 c + b_0` (the `base_head`); globally, `μ` and `ρ` are
+  weights of shape `batch_shape + [D]`, initially `μ = 0`, `σ = base_scale`. In both,
+  `σ = softplus(ρ + softplus⁻¹(1)) + min_scale`: σ ≈ 1 when ρ ≈ 0, `log σ` stays finite, and
+  softplus grows linearly so a large ρ does not overflow. With `trainable_base=False` the
+  base is N(0, I).
+* **Parameterized steps** (planar, radial, ...): given `c`, one dense head (`flow_head`)
+  emits the raw parameters of all of them, `Σ_k P_k` numbers per example, laid out kind by
+  kind in registry order (all planar steps, then all radial steps, ...; within a kind in
+  flow order), and each step gets its slice: one matrix product for the whole flow. The
+  head starts as a truncated normal of stddev `head_init_scale / sqrt(C)` with zero bias,
+  so the initial flow is close to the identity. Globally each step holds its own parameters.
+* **Network steps** (maf, iaf, realnvp, ...) own a network that takes `c` as its context.
+  A coordinate reversal `tfb.Permute([D-1, ..., 0])` precedes every such step after the
+  first (as TFP's MAF examples and RealNVP's alternating masks): deterministic, volume
+  preserving, one gather under XLA. Planar and radial steps need none.
+
+Training draws `z_K, log q(z_K | c)` with `q.experimental_sample_and_log_prob(seed=seed)`,
+the forward pass only; `q.log_prob(z)` at arbitrary `z` runs the inverses.
+
+Initialization is seeded by `seed` (each step and head gets its own seed derived from it);
+`seed=None` uses Keras's global random state.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_nfvi.flows import registry
+from tfp_nfvi.flows import spec as spec_lib
+from tfp_nfvi.flows import step as step_lib
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+__all__ = ["Flow", "softplus_scale"]
+
+_SOFTPLUS_INVERSE_ONE = float(np.log(np.expm1(1.0)))
+# Flow options that each step family accepts (passed through from the `Flow`).
+_STEP_OPTIONS = {
+    step_lib.ParameterizedStep: ("batch_shape", "init_scale"),
+    step_lib.NetworkStep: ("hidden_units", "activation", "log_scale_clip"),
+}
+
+
+def softplus_scale(raw, min_scale):
+    """`σ = softplus(raw + softplus⁻¹(1)) + min_scale` (σ = 1 + min_scale at raw = 0)."""
+    return tf.math.softplus(raw + _SOFTPLUS_INVERSE_ONE) + min_scale
+
+
+def _softplus_scale_inverse(scale, min_scale):
+    return float(np.log(np.expm1(scale - min_scale))) - _SOFTPLUS_INVERSE_ONE
+
+
+def spec_to_config(flow):
+    """A JSON-friendly form of a flow spec (strings stay, lists become `[name, count]`s)."""
+    if flow is None or isinstance(flow, str):
+        return flow
+    return [list(step) for step in spec_lib.parse_flow_spec(flow)]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _derived_seed(seed, index):
+    """An independent 30-bit int seed for part `index` of a layer seeded with `seed`."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([int(seed), index]).generate_state(1)[0] % 2**30)
+
+
+@keras.saving.register_keras_serializable(package="tfp_nfvi")
+class Flow(keras.layers.Layer):
+    """A normalizing flow `q(z | c)` (or `q(z)` for `c = None`) from a flow spec.
+
+    Example:
+
+        flow = Flow(2, "planar*4,realnvp*2", seed=0)
+        q = flow(context)          # context [B, C]: batch [B], event [2]
+        z, log_q = q.experimental_sample_and_log_prob(seed=[1, 2])
+        q = Flow(2, "planar*8", seed=0)(None)     # a global flow: batch [], event [2]
+
+    Args:
+      event_size: `D`.
+      flow: a flow spec (see `parse_flow_spec`).
+      hidden_units: hidden sizes of each network step's network.
+      activation: their hidden activation.
+      log_scale_clip: soft bound on their per-step log-scale.
+      min_scale: floor added to the base standard deviation.
+      head_init_scale: relative stddev of the parameter head at initialization (context).
+      init_scale: stddev of the random initialization of global step parameters.
+      base_scale: initial standard deviation of a global base.
+      trainable_base: False for a fixed N(0, I) base.
+      batch_shape: batch shape of a global flow (independent flows; parameterized steps only).
+      validate_args: passed to the bijectors.
+      seed: int seed of the initialization (None: Keras's global random state).
+      **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
+    """
+
+    # How errors name the context (subclasses say "encoder output `h`", ...).
+    context_description = "context"
+
+    def __init__(
+        self,
+        event_size,
+        flow="planar*4",
+        hidden_units=(64, 64),
+        activation="relu",
+        log_scale_clip=3.0,
+        min_scale=1e-4,
+        head_init_scale=1e-2,
+        init_scale=0.1,
+        base_scale=1.0,
+        trainable_base=True,
+        batch_shape=(),
+        validate_args=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.event_size = _check_positive_int(event_size, "event_size")
+        self.flow = spec_to_config(flow)
+        self._names = spec_lib.expand_flow_spec(flow)
+        self.hidden_units = tuple(_check_positive_int(u, "hidden_units") for u in hidden_units)
+        self.activation = activation
+        self.log_scale_clip = float(log_scale_clip)
+        self.min_scale = float(min_scale)
+        self.head_init_scale = float(head_init_scale)
+        self.init_scale = float(init_scale)
+        self.base_scale = float(base_scale)
+        if not self.base_scale > self.min_scale:
+            raise ValueError(
+                f"`base_scale` must exceed `min_scale` ({self.min_scale}), got {base_scale!r}.")
+        self.trainable_base = bool(trainable_base)
+        self.batch_shape = tuple(int(b) for b in batch_shape)
+        self.validate_args = bool(validate_args)
+        self.seed = seed
+        self.context_size = None
+        self.base_head = None
+        self.flow_head = None
+        for name in self._names:
+            registry.STEPS[name].check_event_size(self.event_size)
+        if self.batch_shape and any(
+            issubclass(registry.STEPS[n], step_lib.NetworkStep) for n in self._names
+        ):
+            raise ValueError(
+                f"`batch_shape` {self.batch_shape} is supported for flows without network "
+                f"steps (diag/planar/radial), got flow {flow!r}."
+            )
+
+    # ---------------------------------------------------------------------------- building
+
+    def _make_steps(self):
+        options = dict(
+            batch_shape=self.batch_shape, init_scale=self.init_scale,
+            hidden_units=self.hidden_units, activation=self.activation,
+            log_scale_clip=self.log_scale_clip,
+        )
+        steps = []
+        for k, name in enumerate(self._names):
+            cls = registry.STEPS[name]
+            kwargs = {
+                key: options[key]
+                for family, keys in _STEP_OPTIONS.items() if issubclass(cls, family)
+                for key in keys
+            }
+            steps.append(cls(
+                self.event_size, seed=_derived_seed(self.seed, k + 2),
+                validate_args=self.validate_args, dtype=self.dtype_policy,
+                name=f"{name}_{k}", **kwargs))
+        return steps
+
+    def build(self, context_shape=None):
+        d = self.event_size
+        # The steps are assigned after the heads so the layer's weights are in v0.1's order
+        # (base head, flow head, networks), which optimizer states saved by v0.1 rely on.
+        steps = self._make_steps()
+        if context_shape is None:
+            if self.trainable_base:
+                self.loc = self.add_weight(
+                    shape=self.batch_shape + (d,), initializer="zeros", name="loc")
+                self.raw_scale = self.add_weight(
+                    shape=self.batch_shape + (d,),
+                    initializer=keras.initializers.Constant(
+                        _softplus_scale_inverse(self.base_scale, self.min_scale)),
+                    name="raw_scale")
+        else:
+            context_shape = tuple(context_shape)
+            if len(context_shape) < 2 or context_shape[-1] is None:
+                raise ValueError(
+                    f"{self.name}: the {self.context_description} must have shape [B, C] with "
+                    f"a known C, got shape {context_shape}."
+                )
+            self.context_size = int(context_shape[-1])
+            if self.trainable_base:
+                self.base_head = keras.layers.Dense(
+                    2 * d, name="base_head", dtype=self.dtype_policy,
+                    kernel_initializer=keras.initializers.GlorotUniform(
+                        seed=_derived_seed(self.seed, 0)))
+                self.base_head.build(context_shape)
+            num_params = sum(
+                s.num_params for s in steps if isinstance(s, step_lib.ParameterizedStep))
+            if num_params:
+                self.flow_head = keras.layers.Dense(
+                    num_params,
+                    kernel_initializer=keras.initializers.VarianceScaling(
+                        scale=self.head_init_scale**2, mode="fan_in",
+                        distribution="truncated_normal", seed=_derived_seed(self.seed, 1)),
+                    name="flow_head", dtype=self.dtype_policy,
+                )
+                self.flow_head.build(context_shape)
+        self.steps = steps
+        for step in self.steps:
+            step.build(None if context_shape is None else (None, self.context_size))
+        self.built = True
+
+    @property
+    def networks(self):
+        """The networks of the network steps, in flow order.
+
+        Listed here (not only inside the steps) so a saved model's weights sit where v0.1 put
+        them, `<flow>/networks/<made|coupling_network>`, and files saved by v0.1 load.
+        """
+        return [s.network for s in getattr(self, "steps", [])
+                if isinstance(s, step_lib.NetworkStep)]
+
+    # ------------------------------------------------------------------------------ calling
+
+    def _head_params(self, context):
+        """Each parameterized step's slice of the flow head, in flow order (else None)."""
+        params = [None] * len(self.steps)
+        if self.flow_head is None:
+            return params
+        raw = self.flow_head(context)
+        batch = tf.shape(raw)[:-1]
+        offset = 0
+        for kind, cls in registry.STEPS.items():
+            indices = [k for k, name in enumerate(self._names) if name == kind]
+            if not indices or not issubclass(cls, step_lib.ParameterizedStep):
+                continue
+            size = self.steps[indices[0]].num_params
+            block = raw[..., offset : offset + len(indices) * size]
+            offset += len(indices) * size
+            block = tf.reshape(block, tf.concat([batch, [len(indices), size]], axis=0))
+            for k, p in zip(indices, tf.unstack(block, axis=-2)):
+                params[k] = p
+        return params
+
+    def _check_context(self, context):
+        if context is None:
+            if self.context_size is not None:
+                raise ValueError(
+                    f"{self.name}: built for a {self.context_description} of size "
+                    f"{self.context_size}, called with None.")
+            return None
+        if self.context_size is None:
+            raise ValueError(f"{self.name}: a global flow takes no {self.context_description}.")
+        context = tf.convert_to_tensor(context, dtype=self.compute_dtype)
+        if context.shape.rank is not None and (
+            context.shape.rank < 2 or context.shape[-1] != self.context_size
+        ):
+            raise ValueError(
+                f"{self.name}: expected a {self.context_description} of shape "
+                f"[B, {self.context_size}], got shape {context.shape}."
+            )
+        return context
+
+    def _base(self, context):
+        d, dtype = self.event_size, self.compute_dtype
+        if not self.trainable_base:
+            shape = self.batch_shape + (d,) if context is None else tf.concat(
+                [tf.shape(context)[:-1], [d]], axis=0)
+            return tfd.MultivariateNormalDiag(
+                loc=tf.zeros(shape, dtype), scale_diag=tf.ones(shape, dtype))
+        if context is None:
+            scale = tfp.util.DeferredTensor(
+                self.raw_scale.value, lambda r: softplus_scale(r, self.min_scale))
+            return tfd.MultivariateNormalDiag(
+                loc=self.loc.value, scale_diag=scale, validate_args=self.validate_args)
+        loc, raw_scale = tf.split(self.base_head(context), 2, axis=-1)
+        return tfd.MultivariateNormalDiag(
+            loc=loc, scale_diag=softplus_scale(raw_scale, self.min_scale))
+
+    def bijector(self, context=None):
+        """The flow `f_K ∘ ... ∘ f_1` at `context` as one `tfb.Chain`."""
+        context = self._check_context(context)
+        params = [None] * len(self.steps) if context is None else self._head_params(context)
+        reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
+        bijectors, seen = [], False
+        for step, p in zip(self.steps, params):
+            if step.reverses_coordinates:
+                if seen:
+                    bijectors.append(tfb.Permute(permutation=reverse))
+                seen = True
+            bijectors.append(step(context, params=p))
+        return tfb.Chain(bijectors[::-1])
+
+    def call(self, context=None):
+        context = self._check_context(context)
+        return tfd.TransformedDistribution(self._base(context), self.bijector(context))
+
+    def compute_output_spec(self, context=None):
+        raise NotImplementedError(
+            f"{self.name} returns a tfd.Distribution, not a tensor; call it on concrete "
+            "tensors (eagerly or inside tf.function), not on symbolic keras.Input."
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            event_size=self.event_size,
+            flow=self.flow,
+            hidden_units=list(self.hidden_units),
+            activation=self.activation,
+            log_scale_clip=self.log_scale_clip,
+            min_scale=self.min_scale,
+            head_init_scale=self.head_init_scale,
+            init_scale=self.init_scale,
+            base_scale=self.base_scale,
+            trainable_base=self.trainable_base,
+            batch_shape=list(self.batch_shape),
+            validate_args=self.validate_args,
+            seed=self.seed,
+        )
+        return config

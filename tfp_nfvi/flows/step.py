@@ -1,0 +1,215 @@
+"""Flow steps: one Keras 3 layer per step kind, mapping a context to a TFP bijector.
+
+A normalizing flow `z_K = f_K ∘ ... ∘ f_1(z_0)` is a list of steps. A step owns its trainable
+state and, given a context `c`, returns its bijector (zuko's `LazyTransform(c)`, Pyro's
+`ConditionalTransform.condition(c)`, in TFP's vocabulary):
+
+    step(c) -> tfb.Bijector f_k(· ; c)
+
+* `c = None`: a **global** flow (a `tfp.vi` surrogate). The step's parameters are its own
+  weights, of shape `batch_shape + [P]`, and the bijector reads them when it runs (through
+  `tfp.util.DeferredTensor` or a `tf.Module` that lists them), so a distribution built once
+  keeps following the optimizer's updates.
+* `c` a tensor `[B, C]` (encoder features `h`, or a conditioning input `x`): an **amortized**
+  or **conditional** flow whose bijector has batch shape `[B]` (per-example parameters that
+  broadcast against `z` of shape `[B, D]` or `[S, B, D]`).
+
+Two families share this interface:
+
+* `ParameterizedStep` (planar, radial, ...): `f = make_bijector(θ)` for `P` unconstrained
+  reals `θ`; the bijector enforces its own invertibility constraints (by reparameterization).
+  Given a context, `θ` is a linear function of `c`: the `Flow` computes it for all such steps
+  with one dense head and hands each step its slice (`call(c, params=θ)`), one matrix product
+  instead of `K` small ones.
+* `NetworkStep` (maf, iaf, realnvp, ...): the bijector calls a Keras network on the
+  coordinates (and `c`, which enters its first hidden layer). A coordinate reversal
+  precedes every such step after the first (see `Flow`).
+
+A new step kind is one module with a subclass and one line in `flows/registry.py`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+__all__ = ["FlowStep", "NetworkStep", "ParameterizedStep"]
+
+
+class FlowStep(keras.layers.Layer):
+    """Base class of flow steps: `step(context=None) -> tfb.Bijector` on `R^D`.
+
+    Args:
+      event_size: `D`.
+      seed: int seed of the initialization (None: Keras's global RNG).
+      validate_args: passed to the bijector.
+      **kwargs: `keras.layers.Layer` arguments.
+    """
+
+    # Whether a fixed coordinate reversal goes before this step when an earlier step of the
+    # flow also has it set (autoregressive and coupling steps see the coordinates in order).
+    reverses_coordinates = False
+
+    def __init__(self, event_size, seed=None, validate_args=False, **kwargs):
+        super().__init__(**kwargs)
+        self.event_size = int(event_size)
+        self.seed = seed
+        self.validate_args = bool(validate_args)
+        self.check_event_size(self.event_size)
+
+    @classmethod
+    def check_event_size(cls, event_size):
+        """Raises a ValueError naming the step kind if it cannot act on `R^event_size`."""
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(event_size=self.event_size, seed=self.seed,
+                      validate_args=self.validate_args)
+        return config
+
+
+class ParameterizedStep(FlowStep):
+    """A step whose bijector is a function of `P` unconstrained reals `θ`.
+
+    Subclasses define `num_params` (an int attribute set in `__init__`), `bijector_args(θ)`
+    (`[..., P]` → the bijector's constructor arguments, constraints applied), `bijector_class`,
+    and optionally `global_init_stddev()`.
+
+    Args:
+      event_size: `D`.
+      batch_shape: batch shape of the parameters of a global step (a batch of independent
+        flows); an amortized step's batch comes from the context.
+      init_scale: stddev of the random initialization of a global step's parameters.
+      **kwargs: `FlowStep` arguments.
+    """
+
+    bijector_class = None
+
+    def __init__(self, event_size, batch_shape=(), init_scale=0.1, **kwargs):
+        super().__init__(event_size, **kwargs)
+        self.batch_shape = tuple(int(b) for b in batch_shape)
+        self.init_scale = float(init_scale)
+
+    def bijector_args(self, params):
+        raise NotImplementedError
+
+    def global_init_stddev(self):
+        """Per-parameter stddev `[P]` of a global step's initial `θ ~ N(0, diag s²)`."""
+        return np.full([self.num_params], self.init_scale)
+
+    def build(self, context_shape=None):
+        if context_shape is None:
+            stddev = self.global_init_stddev()
+            shape = self.batch_shape + (self.num_params,)
+            seed = None if self.seed is None else (int(self.seed), 0)
+
+            def initializer(shape=shape, dtype=None):
+                noise = (
+                    tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+                    if seed is not None
+                    else keras.random.normal(shape, dtype=dtype)
+                )
+                return noise * tf.constant(stddev, dtype)
+
+            self.params = self.add_weight(shape=shape, initializer=initializer, name="params")
+        self.built = True
+
+    def call(self, context=None, params=None):
+        """The bijector at `θ = params` (a head's slice) or, globally, at this step's weights."""
+        if params is not None:
+            args = self.bijector_args(tf.convert_to_tensor(params, self.compute_dtype))
+        elif context is None:
+            variable = self.params.value
+            template = self.bijector_args(tf.convert_to_tensor(variable))
+            args = [
+                tfp.util.DeferredTensor(
+                    variable, lambda p, i=i: self.bijector_args(p)[i], shape=t.shape,
+                    dtype=t.dtype)
+                for i, t in enumerate(template)
+            ]
+        else:
+            raise ValueError(
+                f"{self.name}: an amortized {type(self).__name__} takes its parameters from "
+                "the flow's head (`params=`); call the `Flow`, not the step."
+            )
+        return self.bijector_class(*args, validate_args=self.validate_args)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(batch_shape=list(self.batch_shape), init_scale=self.init_scale)
+        return config
+
+
+class _NetworkFn(tf.Module):
+    """`x -> network(x, context)`, a `tf.Module` that lists the network's variables.
+
+    TFP bijectors keep their `shift_and_log_scale_fn`; when it is a `tf.Module`,
+    `distribution.trainable_variables` finds the variables (Keras 3 variables are not
+    `tf.Variable`s, so they are listed through `.value`). Extra positional arguments (RealNVP
+    passes the number of outputs) are ignored.
+    """
+
+    def __init__(self, network, context):
+        super().__init__(name=network.name)
+        self._network = network
+        self._context = context
+        self.network_variables = [w.value for w in network.weights]
+
+    def __call__(self, x, *unused_args):
+        return self._network(x, context=self._context)
+
+
+class NetworkStep(FlowStep):
+    """A step whose bijector runs a Keras network over the coordinates (and the context).
+
+    Subclasses define `make_network(**network_kwargs)` and `bijector_from_fn(fn)`, where
+    `fn(x) -> network outputs`.
+
+    Args:
+      event_size: `D`.
+      hidden_units: hidden sizes of the network.
+      activation: its hidden activation.
+      log_scale_clip: soft bound on its log-scale outputs (affine steps).
+      **kwargs: `FlowStep` arguments.
+    """
+
+    reverses_coordinates = True
+
+    def __init__(self, event_size, hidden_units=(64, 64), activation="relu",
+                 log_scale_clip=3.0, **kwargs):
+        super().__init__(event_size, **kwargs)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.log_scale_clip = float(log_scale_clip)
+        self.network = None
+
+    def make_network(self, **network_kwargs):
+        raise NotImplementedError
+
+    def bijector_from_fn(self, fn):
+        raise NotImplementedError
+
+    def build(self, context_shape=None):
+        context_size = None if context_shape is None else int(context_shape[-1])
+        self.network = self.make_network(
+            hidden_units=self.hidden_units,
+            context_size=context_size,
+            activation=self.activation,
+            log_scale_clip=self.log_scale_clip,
+            seed=self.seed,
+            dtype=self.dtype_policy,
+            name=f"{self.name}_network",
+        )
+        self.network.build(None)
+        self.built = True
+
+    def call(self, context=None, params=None):
+        del params  # Network steps have no head parameters.
+        return self.bijector_from_fn(_NetworkFn(self.network, context))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_units=list(self.hidden_units), activation=self.activation,
+                      log_scale_clip=self.log_scale_clip)
+        return config
+
