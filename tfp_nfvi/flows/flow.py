@@ -152,10 +152,11 @@ class Flow(keras.layers.Layer):
         self.context_size = None
         self.base_head = None
         self.flow_head = None
-        for name in self._names:
-            registry.STEPS[name].check_event_size(self.event_size)
+        self._kinds = [spec_lib.split_step_name(n) for n in self._names]
+        for kind, options in self._kinds:
+            registry.STEPS[kind].check_event_size(self.event_size, **options)
         if self.batch_shape and any(
-            issubclass(registry.STEPS[n], step_lib.NetworkStep) for n in self._names
+            issubclass(registry.STEPS[kind], step_lib.NetworkStep) for kind, _ in self._kinds
         ):
             raise ValueError(
                 f"`batch_shape` {self.batch_shape} is supported for flows without network "
@@ -171,17 +172,18 @@ class Flow(keras.layers.Layer):
             log_scale_clip=self.log_scale_clip,
         )
         steps = []
-        for k, name in enumerate(self._names):
-            cls = registry.STEPS[name]
+        for k, (kind, spec_options) in enumerate(self._kinds):
+            cls = registry.STEPS[kind]
             kwargs = {
                 key: options[key]
                 for family, keys in _STEP_OPTIONS.items() if issubclass(cls, family)
                 for key in keys
             }
+            kind_index = sum(1 for other, _ in self._kinds[:k] if other == kind)
             steps.append(cls(
-                self.event_size, seed=_derived_seed(self.seed, k + 2),
+                self.event_size, seed=_derived_seed(self.seed, k + 2), kind_index=kind_index,
                 validate_args=self.validate_args, dtype=self.dtype_policy,
-                name=f"{name}_{k}", **kwargs))
+                name=f"{kind}_{k}", **kwargs, **spec_options))
         return steps
 
     def build(self, context_shape=None):
@@ -248,10 +250,15 @@ class Flow(keras.layers.Layer):
         raw = self.flow_head(context)
         batch = tf.shape(raw)[:-1]
         offset = 0
-        for kind, cls in registry.STEPS.items():
-            indices = [k for k, name in enumerate(self._names) if name == kind]
-            if not indices or not issubclass(cls, step_lib.ParameterizedStep):
-                continue
+        # Kind by kind in registry order (v0.1's layout: all planar, then all radial), and
+        # within a kind by distinct options in order of appearance.
+        groups = [
+            [k for k, n in enumerate(self._names) if n == name]
+            for kind, cls in registry.STEPS.items()
+            if issubclass(cls, step_lib.ParameterizedStep)
+            for name in dict.fromkeys(n for n, (c, _) in zip(self._names, self._kinds) if c == kind)
+        ]
+        for indices in groups:
             size = self.steps[indices[0]].num_params
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size

@@ -18,6 +18,10 @@ The log-scale is soft-clamped, `log_scale = c · tanh(raw / c)` with `c = log_sc
 so each step scales by at most `exp(±c)`, with gradient ≈ 1 near 0. The output layer
 starts small (a truncated normal of stddev `output_init_scale / sqrt(fan_in)`, zero bias),
 so a fresh flow is close to the identity.
+
+With `params_per_output=P` a network returns `P` raw parameters per transformed coordinate,
+`[..., n, P]`, instead of `(shift, log_scale)` (the spline steps' bin widths, heights and
+slopes).
 """
 
 import keras
@@ -78,11 +82,15 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         activation="relu",
         log_scale_clip=3.0,
         output_init_scale=1e-2,
+        params_per_output=None,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.seed = seed
+        self.params_per_output = (
+            None if params_per_output is None
+            else _check_positive_int(params_per_output, "params_per_output"))
         self.hidden_units = tuple(_check_positive_int(u, "hidden_units") for u in hidden_units)
         if not self.hidden_units:
             raise ValueError("`hidden_units` must name at least one hidden layer, got ().")
@@ -92,6 +100,10 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.log_scale_clip = float(log_scale_clip)
         self.output_init_scale = float(output_init_scale)
+
+    @property
+    def _num_params(self):
+        return 2 if self.params_per_output is None else self.params_per_output
 
     # Subclasses define: _input_size, _output_size, _masks().
     def _masks(self):
@@ -119,7 +131,7 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
                 name="context_kernel",
             )
         self.output_kernel = self.add_weight(
-            shape=(self.hidden_units[-1], 2 * self._output_size),
+            shape=(self.hidden_units[-1], self._num_params * self._output_size),
             initializer=keras.initializers.VarianceScaling(
                 scale=self.output_init_scale**2,
                 mode="fan_in",
@@ -129,7 +141,8 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
             name="output_kernel",
         )
         self.output_bias = self.add_weight(
-            shape=(2 * self._output_size,), initializer="zeros", name="output_bias"
+            shape=(self._num_params * self._output_size,), initializer="zeros",
+            name="output_bias"
         )
 
     def _masked(self, kernel, mask):
@@ -166,6 +179,11 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         for kernel, bias, mask in zip(self._kernels[1:], self._biases[1:], masks[1:-1]):
             h = self.activation(tf.matmul(h, self._masked(kernel, mask)) + bias)
         out = tf.matmul(h, self._masked(self.output_kernel, masks[-1])) + self.output_bias
+        if self.params_per_output is not None:
+            # Block j of the outputs holds parameter j of every coordinate: [..., D, P].
+            out = tf.reshape(out, tf.concat(
+                [tf.shape(out)[:-1], [self.params_per_output, self._output_size]], axis=0))
+            return tf.linalg.matrix_transpose(out)
         shift, raw_log_scale = tf.split(out, 2, axis=-1)
         clip = tf.constant(self.log_scale_clip, out.dtype)
         return shift, clip * tf.tanh(raw_log_scale / clip)
@@ -178,6 +196,7 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
             activation=keras.activations.serialize(self.activation),
             log_scale_clip=self.log_scale_clip,
             output_init_scale=self.output_init_scale,
+            params_per_output=self.params_per_output,
             seed=self.seed,
         )
         return config
@@ -211,7 +230,7 @@ class MADE(_ShiftLogScaleNetwork):
         self._input_size = self._output_size = self.event_size
 
     def _masks(self):
-        return made_masks(self.event_size, self.hidden_units, num_outputs_per_input=2)
+        return made_masks(self.event_size, self.hidden_units, self._num_params)
 
     def get_config(self):
         return {**super().get_config(), "event_size": self.event_size}

@@ -18,8 +18,12 @@ __all__ = ["RealNVPStep"]
 class RealNVPStep(step.NetworkStep):
     """One RealNVP coupling step; see `step.NetworkStep` for the arguments."""
 
+    def __init__(self, event_size, **kwargs):
+        super().__init__(event_size, **kwargs)
+        self.check_event_size(self.event_size)
+
     @classmethod
-    def check_event_size(cls, event_size):
+    def check_event_size(cls, event_size, **options):
         if event_size < 2:
             raise ValueError(
                 f"'realnvp' needs an event size of at least 2 (it splits the coordinates), got "

@@ -42,28 +42,32 @@ class FlowStep(keras.layers.Layer):
     Args:
       event_size: `D`.
       seed: int seed of the initialization (None: Keras's global RNG).
+      kind_index: how many steps of the same kind precede this one in its flow (a step kind
+        may alternate something with it, as the triangular Sylvester flow does).
       validate_args: passed to the bijector.
       **kwargs: `keras.layers.Layer` arguments.
     """
 
+    # Options a flow spec may give this kind, `"name(key=value)"`: key -> constructor argument.
+    spec_options = {}
     # Whether a fixed coordinate reversal goes before this step when an earlier step of the
     # flow also has it set (autoregressive and coupling steps see the coordinates in order).
     reverses_coordinates = False
 
-    def __init__(self, event_size, seed=None, validate_args=False, **kwargs):
+    def __init__(self, event_size, seed=None, kind_index=0, validate_args=False, **kwargs):
         super().__init__(**kwargs)
         self.event_size = int(event_size)
         self.seed = seed
+        self.kind_index = int(kind_index)
         self.validate_args = bool(validate_args)
-        self.check_event_size(self.event_size)
 
     @classmethod
-    def check_event_size(cls, event_size):
+    def check_event_size(cls, event_size, **options):
         """Raises a ValueError naming the step kind if it cannot act on `R^event_size`."""
 
     def get_config(self):
         config = super().get_config()
-        config.update(event_size=self.event_size, seed=self.seed,
+        config.update(event_size=self.event_size, seed=self.seed, kind_index=self.kind_index,
                       validate_args=self.validate_args)
         return config
 
