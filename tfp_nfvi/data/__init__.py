@@ -14,8 +14,16 @@ Full MNIST (keras's cache `$KERAS_HOME/datasets/mnist.npz` or `~/.keras/...`, do
     splits = data.load_binarized_mnist("mnist", binarization="dynamic", seed=0)
     train_ds = splits.train_dataset(batch_size=100, seed=0)  # fresh Bernoulli draw per epoch
 
-or a local file: `load_binarized_mnist("/path/mnist.npz")` (keras's layout) or
-`load_binarized_mnist("/path/digits.csv.gz")` (rows of 784 grey levels then the label).
+The standard statically binarized MNIST of Larochelle & Murray (2011), the benchmark of
+the flow-VAE papers (official 50k / 10k / 10k splits, unchanged; no labels), from keras's
+cache or downloaded once and kept as a compact .npz:
+
+    splits = data.load_binarized_mnist("binarized_mnist")
+    splits = data.load_binarized_mnist("binarized_mnist", path="dir/with/amat/files")
+
+or a local file, told apart by content: `load_binarized_mnist("/path/mnist.npz")` (keras's
+layout), a binarized MNIST .npz (arrays train / valid / test) or directory of its .amat
+files, or `load_binarized_mnist("/path/digits.csv.gz")` (rows of 784 grey levels, label).
 
 Binarization of grey levels g in 0..255, p = g / 255:
   static:  x = 1[p > 0.5] (fixed threshold, the usual convention).
@@ -29,7 +37,7 @@ with `binary=True`) with a ValueError naming the argument and what was found.
 
 Public API:
   load_binarized_mnist(source="embedded", validation_size=None, test_size=None,
-                       binarization="static", seed=0) -> MnistSplits
+                       binarization="static", seed=0, path=None) -> MnistSplits
   MnistSplits: train / validation / test (float32 [N, 784] in {0, 1}), *_labels (int32),
                binarization, source, train_intensities, train_dataset(batch_size, seed, shuffle)
   validate_bernoulli_data(x, name="x", *, event_size=784, binary=False) -> float32 array
