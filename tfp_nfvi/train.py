@@ -315,7 +315,9 @@ def run(flow="planar*16", latent_dim=40, epochs=30, batch_size=128, learning_rat
     optimizer_steps = int(vae.optimizer.iterations.numpy())  # .numpy(): may be mirrored.
     state.restore_best()
 
+    eval_start = time.perf_counter()
     test_elbo, test_nll = evaluate_test(vae, x_test, iw_samples, iw_chunk_size, seed)
+    eval_seconds = time.perf_counter() - eval_start
     save_figure(vae, x_test, os.path.join(output_dir, SAMPLES_FILE), seed)
     export_dir = (distribute.worker_path(export_dir, strategy) if export_dir
                   else os.path.join(output_dir, SAVED_MODEL_DIR))
@@ -335,6 +337,7 @@ def run(flow="planar*16", latent_dim=40, epochs=30, batch_size=128, learning_rat
         seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else float("nan"),
         steps_per_second=state.steps_per_second,
         train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
         optimizer_steps=optimizer_steps,
         num_parameters=int(vae.count_params()),
         batch_size=batch_size,

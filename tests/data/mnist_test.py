@@ -128,8 +128,8 @@ def test_dynamic_embedded_is_refused_with_the_reason():
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
     (dict(source="fashion"), ValueError,
-     r"`source` must be 'embedded', 'mnist', or a path to an existing \.npz, \.csv, \.csv\.gz "
-     r"file; got 'fashion'"),
+     r"`source` must be 'embedded', 'mnist', 'binarized_mnist', or a path to an existing "
+     r"\.npz file.*; got 'fashion'"),
     (dict(source="/nonexistent/mnist.npz"), FileNotFoundError, r"/nonexistent/mnist\.npz.*does not exist"),
     (dict(source=3), TypeError, r"`source` must be .*; got int 3"),
     (dict(binarization="otsu"), ValueError, r"`binarization` must be one of \('static', 'dynamic'\); got 'otsu'"),

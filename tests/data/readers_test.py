@@ -59,3 +59,33 @@ def test_malformed_csv(tmp_path):
     (tmp_path / "header.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match=r"is not a CSV of MNIST digits"):
         readers.read_mnist_csv(tmp_path / "header.csv")
+
+
+def test_file_format_is_told_by_content(tmp_path):
+    np.savez(tmp_path / "named.csv", a=np.zeros(2))  # np.savez appends .npz.
+    (tmp_path / "plain.npz").write_text("1,2\n3,4\n")
+    with gzip.open(tmp_path / "data.bin", "wt") as f:
+        f.write("1,2\n")
+    assert readers.file_format(tmp_path / "named.csv.npz") == "zip"
+    assert readers.file_format(tmp_path / "plain.npz") == "text"
+    assert readers.file_format(tmp_path / "data.bin") == "gzip"
+    assert readers.file_format(tmp_path) == "directory"
+    (tmp_path / "junk").write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"junk is not a data file.*corrupt or truncated"):
+        readers.file_format(tmp_path / "junk")
+
+
+def test_corrupt_npz_is_named(tmp_path):
+    # NumPy alone reads a non-zip file as a pickle and says "pickled (object) data".
+    (tmp_path / "garbage.npz").write_bytes(b"\x80\x04garbage" * 10)
+    with pytest.raises(ValueError, match=r"garbage\.npz is not a data file.*not a zip archive"):
+        readers.read_mnist_npz(tmp_path / "garbage.npz")
+    _write_npz(tmp_path / "m.npz")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "m.npz").read_bytes()[:3000])
+    with pytest.raises(ValueError, match=r"cut\.npz is a corrupt or truncated \.npz file"):
+        readers.read_mnist_npz(tmp_path / "cut.npz")
+    with gzip.open(tmp_path / "d.csv.gz", "wt") as f:
+        f.write(",".join(["0"] * 785) + "\n")
+    (tmp_path / "cut.csv.gz").write_bytes((tmp_path / "d.csv.gz").read_bytes()[:20])
+    with pytest.raises(ValueError, match=r"cut\.csv\.gz is a corrupt or truncated file"):
+        readers.read_mnist_csv(tmp_path / "cut.csv.gz")

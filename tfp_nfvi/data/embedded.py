@@ -26,6 +26,7 @@ from tfp_nfvi.data.binarization import STATIC_THRESHOLD
 from tfp_nfvi.data.binarization import binarize_static
 from tfp_nfvi.data.binarization import to_intensities
 from tfp_nfvi.data.readers import read_mnist_csv
+from tfp_nfvi.data.readers import read_npz
 from tfp_nfvi.data.validation import MNIST_EVENT_SIZE
 
 EMBEDDED_PATH = pathlib.Path(__file__).resolve().parent / "mnist_5k_binarized.npz"
@@ -60,8 +61,8 @@ def load_embedded(path=EMBEDDED_PATH):
         (images, labels): float32 [N, 784] with values in {0, 1}, int32 [N] digits 0..9,
         in the order of the source CSV (sorted by class for the shipped file).
     """
-    with np.load(os.fspath(path), allow_pickle=False) as f:
-        packed, labels = f["packed_images"], f["labels"]
+    arrays = read_npz(path)
+    packed, labels = arrays["packed_images"], arrays["labels"]
     images = np.unpackbits(packed, axis=1, count=MNIST_EVENT_SIZE).astype(np.float32)
     return images, labels.astype(np.int32)
 

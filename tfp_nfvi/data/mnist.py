@@ -8,8 +8,16 @@ Sources:
   `~/.keras/datasets/mnist.npz`), downloading with `keras.datasets.mnist.load_data` if the
   file is missing; the standard 50,000 / 10,000 / 10,000 split (validation = the last 10,000
   training digits, test = MNIST's official test set).
-* a path: an `.npz` in keras's mnist layout (`x_train`, `y_train`, `x_test`, `y_test`;
-  split like `"mnist"`), or a `.csv` / `.csv.gz` of rows "784 grey levels, label".
+* `"binarized_mnist"`: the standard statically binarized MNIST of Larochelle & Murray
+  (2011), 50,000 / 10,000 / 10,000 digits, the official splits unchanged (no labels). Read
+  from keras's cache or downloaded once (`binarized_mnist.load_official`), or from `path`:
+  a directory of the three `.amat` files or the packed `.npz`.
+* a path, its format told by its content (not its name): an `.npz` in keras's mnist layout
+  (`x_train`, `y_train`, `x_test`, `y_test`; split like `"mnist"`); an `.npz` with arrays
+  `train`, `valid`, `test` (binarized MNIST, packed [N, 98] or unpacked [N, 784]; its splits
+  as they are); a directory holding `binarized_mnist_{train,valid,test}.amat`; or a CSV
+  (optionally gzipped) of rows "784 grey levels, label". A corrupt or truncated file gets an
+  error that says so and names it.
 
 Sources without an official test set (the embedded set, CSV files) are split
 deterministically, without a random number generator: the rows are interleaved by class
@@ -27,6 +35,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tfp_nfvi.data import binarized_mnist
+from tfp_nfvi.data import cache
 from tfp_nfvi.data.binarization import binarize_dynamic
 from tfp_nfvi.data.binarization import binarize_static
 from tfp_nfvi.data.binarization import dynamic_binarization_dataset
@@ -35,13 +45,17 @@ from tfp_nfvi.data.binarization import to_intensities
 from tfp_nfvi.data.embedded import load_embedded
 from tfp_nfvi.data.readers import check_labels
 from tfp_nfvi.data.readers import check_pixels
+from tfp_nfvi.data.readers import file_format
 from tfp_nfvi.data.readers import read_mnist_csv
 from tfp_nfvi.data.readers import read_mnist_npz
 from tfp_nfvi.data.validation import validate_bernoulli_data
 
-SOURCES = ("embedded", "mnist")
+SOURCES = ("embedded", "mnist", "binarized_mnist")
 BINARIZATIONS = ("static", "dynamic")
-_FILE_SUFFIXES = (".npz", ".csv", ".csv.gz")
+_VALID_SOURCES = (
+    "'embedded', 'mnist', 'binarized_mnist', or a path to an existing .npz file (keras's "
+    "mnist layout, or binarized MNIST's train/valid/test), CSV file (.csv or .csv.gz) or "
+    "directory of binarized MNIST .amat files")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # Arrays have no single truth value.
@@ -50,7 +64,8 @@ class MnistSplits:
 
     Attributes:
         train, validation, test: float32 [N, 784] arrays with values in {0, 1}.
-        train_labels, validation_labels, test_labels: int32 [N] digits 0..9.
+        train_labels, validation_labels, test_labels: int32 [N] digits 0..9; None for
+            binarized MNIST ("binarized_mnist", its .npz or .amat files), which has no labels.
         binarization: "static" or "dynamic".
         source: the source that was loaded ("embedded", "mnist" or the file path).
         train_intensities: float32 [N, 784] grey levels / 255 of the training digits when
@@ -60,9 +75,9 @@ class MnistSplits:
     train: np.ndarray
     validation: np.ndarray
     test: np.ndarray
-    train_labels: np.ndarray
-    validation_labels: np.ndarray
-    test_labels: np.ndarray
+    train_labels: Optional[np.ndarray]
+    validation_labels: Optional[np.ndarray]
+    test_labels: Optional[np.ndarray]
     binarization: str
     source: str
     train_intensities: Optional[np.ndarray] = None
@@ -80,7 +95,7 @@ class MnistSplits:
 
 
 def load_binarized_mnist(source="embedded", validation_size=None, test_size=None,
-                         binarization="static", seed=0):
+                         binarization="static", seed=0, path=None):
     """Loads binarized MNIST as disjoint train / validation / test splits.
 
     Example:
@@ -88,10 +103,11 @@ def load_binarized_mnist(source="embedded", validation_size=None, test_size=None
         from tfp_nfvi import data
         splits = data.load_binarized_mnist("embedded")        # offline, 4000/500/500
         splits.train.shape                                     # (4000, 784), float32 {0,1}
+        splits = data.load_binarized_mnist("binarized_mnist")  # the standard 50k/10k/10k
 
     Args:
-        source: "embedded", "mnist", or a path to an `.npz` (keras's mnist layout) or a
-            `.csv` / `.csv.gz` file (see the module docstring).
+        source: "embedded", "mnist", "binarized_mnist", or a path (an `.npz`, a CSV or a
+            directory of `.amat` files; see the module docstring).
         validation_size: number of validation digits, taken from the end of the training
             pool. Default: a sixth of `x_train` for "mnist"/.npz (10,000 for MNIST), a tenth
             of the rows for "embedded"/CSV (500 for the embedded set).
@@ -102,6 +118,9 @@ def load_binarized_mnist(source="embedded", validation_size=None, test_size=None
             draws per epoch). "dynamic" is impossible for "embedded" (stored binary).
         seed: seed of the dynamic draws (train, validation and test use independent
             streams spawned from it). Unused by static binarization and by the split.
+        path: for source="binarized_mnist" only: a directory holding the three `.amat`
+            files or the packed `.npz`, checked to be the official splits (sha256); None
+            reads keras's cache or downloads.
 
     Returns:
         `MnistSplits`.
@@ -109,12 +128,19 @@ def load_binarized_mnist(source="embedded", validation_size=None, test_size=None
     Raises:
         ValueError: unknown source or binarization, sizes that do not fit, malformed files,
             dynamic binarization of the embedded set.
-        FileNotFoundError: source="mnist" with no cached file and no way to download it.
+        FileNotFoundError: source="mnist" or "binarized_mnist" with no cached file and no
+            way to download it.
     """
     if binarization not in BINARIZATIONS:
         raise ValueError(
             f"`binarization` must be one of {BINARIZATIONS}; got {binarization!r}.")
+    if path is not None and source != "binarized_mnist":
+        raise ValueError(
+            f"`path` is only for source='binarized_mnist'; got source={source!r}, "
+            f"path={path!r}. Pass a file or directory as `source` instead.")
     name, kind = _resolve_source(source)
+    if kind in ("binarized_mnist", "binarized_npz", "amat_dir"):
+        return _load_binarized(name, kind, path, validation_size, test_size, binarization)
     if kind == "embedded" and binarization == "dynamic":
         raise ValueError(
             "`binarization='dynamic'` is not possible with source='embedded': the embedded "
@@ -165,21 +191,60 @@ def load_binarized_mnist(source="embedded", validation_size=None, test_size=None
         train_intensities=parts[0] if binarization == "dynamic" else None)
 
 
+def _load_binarized(name, kind, path, validation_size, test_size, binarization):
+    """The splits of binarized MNIST exactly as stored (see `binarized_mnist`)."""
+    for arg, value in (("validation_size", validation_size), ("test_size", test_size)):
+        if value is not None:
+            raise ValueError(
+                f"`{arg}` must be None for source={name!r}: binarized MNIST has official "
+                f"train / valid / test splits, used unchanged; got {arg}={value!r}.")
+    if binarization != "static":
+        raise ValueError(
+            f"`binarization` must be 'static' for source={name!r}: binarized MNIST is stored "
+            f"as one fixed binarization (no grey levels to redraw from); got {binarization!r}.")
+    if kind == "binarized_mnist":
+        splits = binarized_mnist.load_official(path)
+    elif kind == "binarized_npz":
+        splits = binarized_mnist.read_binarized_npz(name)
+    else:
+        splits = binarized_mnist.read_amat_dir(name)
+    train, validation, test = (
+        validate_bernoulli_data(splits[split], split, binary=True)
+        for split in binarized_mnist.SPLITS)
+    return MnistSplits(
+        train=train, validation=validation, test=test, train_labels=None,
+        validation_labels=None, test_labels=None, binarization="static", source=name)
+
+
 def _resolve_source(source):
-    """Returns (name, kind) with kind in {"embedded", "mnist", "npz", "csv"}."""
+    """Returns (name, kind), kind one of "embedded", "mnist", "binarized_mnist" (names),
+    "npz" (keras's mnist layout), "binarized_npz", "amat_dir" or "csv" (told by content)."""
     if isinstance(source, str) and source in SOURCES:
         return source, source
-    valid = f"'embedded', 'mnist', or a path to an existing {', '.join(_FILE_SUFFIXES)} file"
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"`source` must be {valid}; got {type(source).__name__} {source!r}.")
+        raise TypeError(
+            f"`source` must be {_VALID_SOURCES}; got {type(source).__name__} {source!r}.")
     path = pathlib.Path(source).expanduser()
-    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".csv.gz") else path.suffix
-    if suffix not in _FILE_SUFFIXES:
-        raise ValueError(f"`source` must be {valid}; got {source!r}.")
-    if not path.is_file():
-        raise FileNotFoundError(f"`source` file {str(path)!r} does not exist; `source` must "
-                                f"be {valid}.")
-    return str(path), "npz" if suffix == ".npz" else "csv"
+    if not path.exists():
+        if isinstance(source, str) and os.sep not in source and not path.suffix:
+            raise ValueError(f"`source` must be {_VALID_SOURCES}; got {source!r}.")
+        raise FileNotFoundError(
+            f"`source` file {str(path)!r} does not exist; `source` must be {_VALID_SOURCES}.")
+    name, kind = str(path), file_format(path)
+    if kind == "directory":
+        return name, "amat_dir"
+    if kind == "zip":
+        return name, "binarized_npz" if _npz_is_binarized(name) else "npz"
+    return name, "csv"  # Text or gzip; the CSV reader says what is wrong with it.
+
+
+def _npz_is_binarized(path):
+    """Whether the .npz at `path` holds binarized MNIST's arrays (train, valid, test)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return binarized_mnist.is_binarized_npz(f.files)
+    except Exception:  # pylint: disable=broad-except  (the reader reports a corrupt file)
+        return False
 
 
 def _interleave_classes(labels):
@@ -200,9 +265,7 @@ def _check_size(name, value, maximum):
 
 
 def _keras_mnist_candidates():
-    homes = [os.environ.get("KERAS_HOME"), os.path.join(os.path.expanduser("~"), ".keras"),
-             os.path.join("/tmp", ".keras")]
-    return [os.path.join(h, "datasets", "mnist.npz") for h in homes if h]
+    return cache.cached_paths("mnist.npz")
 
 
 def _load_keras_mnist():

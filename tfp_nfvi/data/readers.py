@@ -3,16 +3,85 @@
 Both return 8-bit grey levels, never binarized data: binarization is a separate step
 (`binarization.py`). Every reader checks what it read (784 pixels, integer grey levels in
 0..255, labels in 0..9) and says which file and which array is wrong.
+
+Also the file-level helpers every data reader shares: `file_format` tells a file's format
+from its first bytes (not its name), and `read_npz` reads every array of an .npz and turns
+the errors of a corrupt or truncated archive into one that says so and names the file.
 """
 
 import gzip
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
 from tfp_nfvi.data.validation import MNIST_EVENT_SIZE
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # A local file header; an empty archive.
+_GZIP_MAGIC = b"\x1f\x8b"
+# What NumPy and zipfile raise on a damaged archive: a bad central directory (BadZipFile), a
+# short member (EOFError), a damaged deflate stream (zlib.error), a bad .npy header (ValueError).
+_NPZ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, OSError)
+
+
+def file_format(path):
+    """The format of `path` told by its content: "directory", "zip", "gzip" or "text".
+
+    "zip" is an .npz (NumPy's archive), "gzip" a compressed text file; "text" is anything
+    whose first 4 KiB decode as UTF-8 without control characters other than whitespace.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: none of these (binary data: a corrupt file, or one of another kind).
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return "directory"
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at 4096 bytes is still text.
+        try:
+            text = head[:-3].decode("utf-8") if len(head) == 4096 else None
+        except UnicodeDecodeError:
+            text = None
+    if text is not None and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "text"
+    hint = " (its name says .npz, but it is not a zip archive)" if path.endswith(".npz") else ""
+    raise ValueError(
+        f"{path} is not a data file this package reads{hint}: it is neither an .npz (zip) "
+        f"archive, a gzip file nor text. It may be corrupt or truncated; its first bytes are "
+        f"{head[:16]!r}.")
+
+
+def read_npz(path):
+    """Reads every array of the .npz at `path` into a dict (no pickled objects).
+
+    Raises:
+        ValueError: the file is not an .npz, or it is corrupt or truncated; the message
+            names the file and gives NumPy's or zipfile's reason.
+    """
+    path = os.fspath(path)
+    if file_format(path) != "zip":
+        raise ValueError(
+            f"{path} is not an .npz file (NumPy's zip archive): it is corrupt, truncated or "
+            f"of another format.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in f.files}
+    except _NPZ_ERRORS as e:
+        raise ValueError(
+            f"{path} is a corrupt or truncated .npz file ({type(e).__name__}: {e}).") from e
 
 
 def check_pixels(pixels, name):
@@ -63,13 +132,12 @@ def read_mnist_npz(path):
     Returns:
         ((x_train, y_train), (x_test, y_test)): uint8 [N, 784] grey levels, int32 labels.
     """
-    with np.load(os.fspath(path), allow_pickle=False) as f:
-        missing = [k for k in NPZ_KEYS if k not in f.files]
-        if missing:
-            raise ValueError(
-                f"{path} is not an mnist.npz in keras's layout: it lacks arrays {missing} "
-                f"(found {sorted(f.files)}; expected {list(NPZ_KEYS)}).")
-        arrays = {k: f[k] for k in NPZ_KEYS}
+    arrays = read_npz(path)
+    missing = [k for k in NPZ_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path} is not an mnist.npz in keras's layout: it lacks arrays {missing} "
+            f"(found {sorted(arrays)}; expected {list(NPZ_KEYS)}).")
     x_train = check_pixels(arrays["x_train"], f"{path}: x_train")
     x_test = check_pixels(arrays["x_test"], f"{path}: x_test")
     y_train = check_labels(arrays["y_train"], len(x_train), f"{path}: y_train")
@@ -95,6 +163,9 @@ def read_mnist_csv(path):
             raise ValueError(
                 f"{path} is not a CSV of MNIST digits (no header; {MNIST_EVENT_SIZE} grey "
                 f"levels then the label on each row): {e}") from e
+        except (EOFError, OSError, zlib.error) as e:  # A damaged gzip stream.
+            raise ValueError(
+                f"{path} is a corrupt or truncated file ({type(e).__name__}: {e}).") from e
     if table.shape[1] != MNIST_EVENT_SIZE + 1:
         raise ValueError(
             f"{path} must have {MNIST_EVENT_SIZE + 1} columns ({MNIST_EVENT_SIZE} pixels then "

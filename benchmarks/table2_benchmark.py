@@ -1,0 +1,393 @@
+r"""Rezende & Mohamed (2015) Table 2 on the standard binarized MNIST: one row per posterior.
+
+    python benchmarks/table2_benchmark.py                      # the whole table (hours)
+    python benchmarks/table2_benchmark.py --rows=diag,planar*10
+    python benchmarks/table2_benchmark.py --max_epochs=2 --train_digits=1000 \
+        --valid_digits=500 --test_digits=200 --iw_samples=50 \
+        --results=/tmp/t2/table2.json --work_dir=/tmp/t2/runs       # a check in a minute
+
+Protocol (one `FlowVAE` per row, trained by `tfp_nfvi.train.run`):
+
+* Data: the statically binarized MNIST of Larochelle & Murray (2011), official splits
+  50,000 / 10,000 / 10,000 (`tfp_nfvi.data.load_binarized_mnist("binarized_mnist")`; by
+  default read from ../shared/data/binarized_mnist.npz when it is there).
+* Model: latent size 40; FlowVAE's default MLPs (encoder 784-512-256, decoder 40-256-512-784,
+  ReLU), Bernoulli likelihood, amortized flow parameters from the encoder's 256 features.
+* Training: Adam, learning rate 1e-3, batch 100; KL warm-up beta_t = min(1, 0.01 + t / T) with
+  T = 10,000 steps (20 epochs), as in Rezende & Mohamed; early stopping on the validation
+  ELBO (patience 20 epochs, best weights restored) within a budget of at most 100 epochs
+  (50,000 steps, a tenth of Rezende & Mohamed's 500,000 updates). Seed 0.
+* Evaluation on all 10,000 test digits: -ELBO, the mean of a single-sample ELBO per digit;
+  NLL = -log p(x) by importance sampling with S = 5,000 samples from the flow posterior per
+  digit (`FlowVAE.log_likelihood`, in chunks), as van den Berg et al. (2018).
+
+Output: `benchmarks/results/table2.json` (a list of records, one per finished row, keys
+`flow`, `test_neg_elbo`, `test_nll`, `iw_samples`, `num_test_digits`, `epochs`,
+`train_seconds`, `eval_seconds`, `steps_per_second`, ... and the protocol), the Markdown
+table `table2.md` beside it with the papers' figures in columns beside ours, and the figure
+`table2.png` (-ELBO and NLL against the number of planar steps K, with the paper's points).
+
+Cost, measured on the 2-core CPU while other jobs loaded it about 3x (expect roughly a third
+on a quiet machine): training 59 steps/s for diag and 19 for planar*80 (batch 100, 500 steps
+per epoch: 8 s and 26 s per epoch); the NLL with S = 5,000 about 15-30 minutes per 10,000
+digits for either. So, if every row runs its 100 epochs, a row takes roughly 10-15 minutes
+(diag) to 25-30 minutes (planar*80) on a quiet machine and the table about 2-4 hours (the
+IAF and RealNVP rows were not timed); run it in the background.
+
+Resumable: a row whose record (same protocol) is in the JSON is skipped; an interrupted row
+continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train`'s
+`resume`). A row's `train_seconds` counts only the training done by the call that finished
+it (`resumed_from_epoch` says where it started).
+
+Rows: `ROWS` below; a new posterior (e.g. `sylvester_o*16`, `householder*10`, `nsf*4`) is one
+more entry there and, when a paper reports it, one entry in `PAPERS`.
+"""
+
+import argparse
+import dataclasses
+import inspect
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+from typing import Optional
+
+_ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:  # Run as a script from anywhere in the checkout.
+    sys.path.insert(0, str(_ROOT))
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from tfp_nfvi import data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfp_nfvi import models  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+ROWS = ("diag", "planar*10", "planar*20", "planar*40", "planar*80", "radial*10", "iaf*2",
+        "realnvp*4")
+SHARED_DATA = _ROOT.parent / "shared" / "data" / "binarized_mnist.npz"
+RESULTS = _ROOT / "benchmarks" / "results" / "table2.json"
+WORK_DIR = _ROOT / "runs" / "table2"
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A paper's figures for a row: -ELBO (a bound on -log p(x)) and/or NLL, in nats."""
+
+    neg_elbo: Optional[float] = None
+    nll: Optional[float] = None
+    note: str = ""
+
+
+# The papers' columns, in table order, each mapping our row's flow spec to its figure.
+PAPERS = {
+    "R&M 2015 −ELBO": dict(
+        cite="Rezende & Mohamed (2015), Table 2: DLGM + NF, maxout MLPs (400 units), latent "
+             "40; bounds on −ln p(x) (−ELBO)",
+        rows={"diag": Published(89.9), "planar*10": Published(87.5),
+              "planar*20": Published(86.5), "planar*40": Published(85.7),
+              "planar*80": Published(85.1)}),
+    "T&W 2016 −ELBO": dict(
+        cite="Tomczak & Welling (2016): MLPs 300-300, latent 40; −ELBO",
+        rows={"diag": Published(93.9), "householder*10": Published(87.7)}),
+    "vdB 2018 −ELBO / NLL": dict(
+        cite="van den Berg et al. (2018), Table 1: gated convolutional encoder/decoder; "
+             "−ELBO / NLL (importance sampling, 5,000 samples)",
+        rows={"diag": Published(86.55, 82.14), "planar": Published(86.06, 81.91),
+              "iaf": Published(84.20, 80.79), "sylvester_o": Published(83.32, 80.22)}),
+}
+PLANAR_PAPER_POINTS = {0: 89.9, 10: 87.5, 20: 86.5, 40: 85.7, 80: 85.1}  # R&M 2015, Table 2.
+
+
+def _published(paper, flow):
+    """The paper's figure for `flow`: by exact spec, else by step kind (vdB's depths)."""
+    rows = PAPERS[paper]["rows"]
+    return rows.get(flow) or (rows.get(flow.split("*")[0]) if "*" in flow else None)
+
+
+def _network_sizes():
+    """FlowVAE's default MLP widths (what `tfp_nfvi.train.run` builds)."""
+    defaults = inspect.signature(models.FlowVAE.__init__).parameters
+    return (list(defaults["encoder_units"].default), list(defaults["decoder_units"].default))
+
+
+def _slug(flow):
+    return flow.replace("*", "x").replace(",", "_")
+
+
+def _dataset(args, work_dir):
+    """(dataset argument for train.run, digits per split); a sliced copy when asked."""
+    splits = data.load_binarized_mnist(args.dataset)
+    sizes = {"train": args.train_digits, "valid": args.valid_digits, "test": args.test_digits}
+    arrays = {"train": splits.train, "valid": splits.validation, "test": splits.test}
+    counts = {k: len(a) if sizes[k] is None else min(sizes[k], len(a)) for k, a in arrays.items()}
+    if all(counts[k] == len(a) for k, a in arrays.items()):
+        return args.dataset, counts
+    path = work_dir / f"data_{counts['train']}_{counts['valid']}_{counts['test']}.npz"
+    if not path.exists():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **{k: np.packbits(a[:counts[k]].astype(np.uint8), axis=1)
+                                     for k, a in arrays.items()})
+    return str(path), counts
+
+
+def _protocol(args, counts):
+    encoder, decoder = _network_sizes()
+    dataset = str(args.dataset)
+    if os.path.isabs(dataset):  # Relative to the checkout, so the record reads anywhere.
+        dataset = os.path.relpath(dataset, _ROOT)
+    return dict(dataset=dataset, num_train_digits=counts["train"],
+                num_valid_digits=counts["valid"], num_test_digits=counts["test"],
+                latent_dim=args.latent_dim, encoder_units=encoder, decoder_units=decoder,
+                batch_size=args.batch_size, learning_rate=args.learning_rate,
+                warmup_steps=args.warmup_steps, max_epochs=args.max_epochs,
+                patience=args.patience, iw_samples=args.iw_samples, seed=args.seed)
+
+
+def _load_records(path):
+    if not path.exists():
+        return []
+    with open(path) as f:
+        records = json.load(f)
+    if not isinstance(records, list):
+        raise ValueError(f"{path} must hold a JSON list of row records; got "
+                         f"{type(records).__name__}.")
+    return records
+
+
+def _write_json(records, path):
+    temporary = path.with_suffix(".json.tmp")
+    with open(temporary, "w") as f:
+        json.dump(records, f, indent=2)
+    os.replace(temporary, path)
+
+
+def _check_run_dir(run_dir, protocol):
+    """A row's checkpoints may only be resumed under the protocol that wrote them."""
+    marker = run_dir / "protocol.json"
+    if marker.exists():
+        with open(marker) as f:
+            previous = json.load(f)
+        if previous != protocol:
+            changed = sorted(k for k in set(previous) | set(protocol)
+                             if previous.get(k) != protocol.get(k))
+            raise SystemExit(
+                f"{run_dir} holds an interrupted run with another protocol (differs in "
+                f"{changed}); delete it or pass another --work_dir.")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(marker, "w") as f:
+            json.dump(protocol, f, indent=2)
+
+
+def run_row(flow, args, dataset, protocol, work_dir):
+    """Trains and evaluates one row (resuming its checkpoint); returns its record."""
+    from tfp_nfvi import train  # pylint: disable=g-import-not-at-top  (TensorFlow is heavy)
+
+    run_dir = work_dir / _slug(flow)
+    _check_run_dir(run_dir, protocol)
+    start = time.perf_counter()
+    # The one coupling to tfp_nfvi.train: its library entry point.
+    result = train.run(
+        flow=flow, latent_dim=args.latent_dim, epochs=args.max_epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps, dataset=dataset, output_dir=str(run_dir),
+        iw_samples=args.iw_samples, seed=args.seed, resume=True, patience=args.patience,
+        iw_chunk_size=args.iw_chunk_size, verbose=args.verbose)
+    wall = time.perf_counter() - start
+    return dict(
+        flow=flow,
+        test_neg_elbo=-result["test_elbo"],
+        test_nll=result["test_nll"],
+        iw_samples=result["iw_samples"],
+        num_test_digits=protocol["num_test_digits"],
+        epochs=result["epochs_run"],
+        best_epoch=result["best_epoch"],
+        best_val_neg_elbo=-result["best_val_elbo"],
+        train_seconds=result["train_seconds"],
+        eval_seconds=result.get("eval_seconds"),
+        wall_seconds=wall,
+        seconds_per_epoch=result["seconds_per_epoch"],
+        steps_per_second=result["steps_per_second"],
+        optimizer_steps=result["optimizer_steps"],
+        num_parameters=result["num_parameters"],
+        resumed_from_epoch=result["resumed_from_epoch"],
+        warmup_steps_used=result["warmup_steps"],
+        protocol=protocol,
+    )
+
+
+def _fmt(value, digits=2):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def write_markdown(records, path, protocol):
+    """The table with the papers' figures beside ours, and the protocol differences."""
+    papers = list(PAPERS)
+    lines = [
+        "# Table 2: flow posteriors on statically binarized MNIST",
+        "",
+        "Ours: test −ELBO (single-sample mean) and NLL (importance sampling, "
+        f"S = {protocol['iw_samples']:,}) over {protocol['num_test_digits']:,} test digits, "
+        "nats; lower is better. The papers' figures are in the columns to the right.",
+        "",
+        "| posterior | −ELBO | NLL | epochs (best) | train s | eval s | steps/s | "
+        + " | ".join(papers) + " |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(papers),
+    ]
+    for r in records:
+        cells = []
+        for paper in papers:
+            p = _published(paper, r["flow"])
+            cells.append("" if p is None else " / ".join(
+                _fmt(v) for v in (p.neg_elbo, p.nll) if v is not None))
+        lines.append(
+            f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(r['test_nll'])} | "
+            f"{r['epochs']} ({r['best_epoch']}) | {_fmt(r['train_seconds'], 0)} | "
+            f"{_fmt(r['eval_seconds'], 0)} | {_fmt(r['steps_per_second'], 1)} | "
+            + " | ".join(cells) + " |")
+    encoder, decoder = protocol["encoder_units"], protocol["decoder_units"]
+    lines += [
+        "",
+        "Sources: " + "; ".join(f"**{k}**: {v['cite']}" for k, v in PAPERS.items()) + ". "
+        "vdB's planar, IAF and O-SNF figures are shown beside our rows of the same kind, "
+        "whatever their depth.",
+        "",
+        "## Protocol, and how it differs from the papers'",
+        "",
+        f"- Data: {protocol['dataset']}, {protocol['num_train_digits']:,} / "
+        f"{protocol['num_valid_digits']:,} / {protocol['num_test_digits']:,} digits "
+        "(train / validation / test), the fixed binarization of Larochelle & Murray (2011), "
+        "as in all three papers.",
+        f"- Networks: MLP encoder 784-{'-'.join(map(str, encoder))}, decoder "
+        f"{protocol['latent_dim']}-{'-'.join(map(str, decoder))}-784, ReLU; latent "
+        f"{protocol['latent_dim']}. R&M used maxout MLPs (400 units), T&W 300-300 MLPs, vdB "
+        "gated convolutional networks (stronger: their plain VAE's −ELBO, 86.55, is 3.4 nats "
+        "below R&M's diagonal row).",
+        f"- Training: Adam (lr {protocol['learning_rate']}), batch {protocol['batch_size']}, "
+        f"KL warm-up over {protocol['warmup_steps'] if protocol['warmup_steps'] >= 0 else 'min(10,000, half the steps)'} "
+        f"steps, early stopping on the validation ELBO (patience {protocol['patience']} "
+        f"epochs) within {protocol['max_epochs']} epochs, seed {protocol['seed']}, one run "
+        "per row. R&M trained for 500,000 updates with mini-batches of 100 and the same "
+        "warm-up schedule (T = 10,000); the budgets of T&W and vdB are in their papers.",
+        f"- Evaluation: our −ELBO and NLL are measured on the test digits; NLL uses "
+        f"S = {protocol['iw_samples']:,} importance samples like vdB. R&M and T&W report "
+        "only bounds (−ELBO), so compare their columns with our −ELBO column.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def write_figure(records, path):
+    """-ELBO and NLL against the number of planar steps K (diag = K 0), R&M's points."""
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+
+    points = sorted((0 if r["flow"] == "diag" else int(r["flow"].split("*")[1]), r)
+                    for r in records if r["flow"] == "diag" or (
+                        r["flow"].startswith("planar*") and "," not in r["flow"]))
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    if points:
+        ks = [k for k, _ in points]
+        ax.plot(ks, [r["test_neg_elbo"] for _, r in points], "o-", label="ours: −ELBO")
+        ax.plot(ks, [r["test_nll"] for _, r in points], "s-",
+                label=f"ours: NLL (S = {points[0][1]['iw_samples']:,})")
+    ax.plot(list(PLANAR_PAPER_POINTS), list(PLANAR_PAPER_POINTS.values()), "k^--",
+            label="Rezende & Mohamed 2015: −ELBO")
+    ax.set_xlabel("planar steps K (0 = diagonal Gaussian)")
+    ax.set_ylabel("nats (lower is better)")
+    ax.set_title("Binarized MNIST: planar flow depth")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table(records):
+    head = (f"{'flow':>12} {'-ELBO':>8} {'NLL':>8} {'epochs':>6} {'train s':>8} "
+            f"{'eval s':>7} {'steps/s':>8}")
+    rows = [f"{r['flow']:>12} {_fmt(r['test_neg_elbo']):>8} {_fmt(r['test_nll']):>8} "
+            f"{r['epochs']:>6} {_fmt(r['train_seconds'], 0):>8} {_fmt(r['eval_seconds'], 0):>7} "
+            f"{_fmt(r['steps_per_second'], 1):>8}" for r in records]
+    return "\n".join([head] + rows)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help="Comma-separated flow specs (default: every row of ROWS).")
+    parser.add_argument("--dataset", default=str(SHARED_DATA) if SHARED_DATA.exists()
+                        else "binarized_mnist",
+                        help="'binarized_mnist' (keras cache / download) or a path.")
+    parser.add_argument("--max_epochs", type=int, default=100, help="Epoch budget per row.")
+    parser.add_argument("--patience", type=int, default=20,
+                        help="Early stopping: epochs without a better validation ELBO.")
+    parser.add_argument("--train_digits", type=int, default=None, help="First N train digits.")
+    parser.add_argument("--valid_digits", type=int, default=None, help="First N valid digits.")
+    parser.add_argument("--test_digits", type=int, default=None, help="First N test digits.")
+    parser.add_argument("--iw_samples", type=int, default=5000,
+                        help="Importance samples per test digit for the NLL.")
+    parser.add_argument("--iw_chunk_size", type=int, default=100,
+                        help="Importance samples per compiled chunk.")
+    parser.add_argument("--latent_dim", type=int, default=40)
+    parser.add_argument("--batch_size", type=int, default=100)
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--warmup_steps", type=int, default=10000,
+                        help="KL warm-up length T; -1: min(10000, half the planned steps).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default=str(RESULTS),
+                        help="The JSON list of records; table2.md and table2.png go beside it.")
+    parser.add_argument("--work_dir", default=str(WORK_DIR),
+                        help="Checkpoints and run outputs, one folder per row.")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity.")
+    args = parser.parse_args(argv)
+    for name in ("max_epochs", "iw_samples", "iw_chunk_size", "latent_dim", "batch_size",
+                 "train_digits", "valid_digits", "test_digits"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be a positive integer; got {value}.")
+    if args.patience < 0 or not args.learning_rate > 0:
+        parser.error(f"--patience must be >= 0 and --learning_rate > 0; got "
+                     f"{args.patience}, {args.learning_rate}.")
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results = pathlib.Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    work_dir = pathlib.Path(args.work_dir)
+    dataset, counts = _dataset(args, work_dir)
+    protocol = _protocol(args, counts)
+    records = _load_records(results)
+    for flow in args.rows:
+        done = [r for r in records if r["flow"] == flow and r.get("protocol") == protocol]
+        if done:
+            print(f"{flow}: done (in {results}); skipped.", flush=True)
+            continue
+        print(f"{flow}: training (checkpoints in {work_dir / _slug(flow)}).", flush=True)
+        record = run_row(flow, args, dataset, protocol, work_dir)
+        records = [r for r in records if r["flow"] != flow] + [record]
+        order = {f: i for i, f in enumerate(args.rows)}
+        records.sort(key=lambda r: order.get(r["flow"], len(order)))
+        _write_json(records, results)
+        write_markdown(records, results.with_suffix(".md"), protocol)
+        write_figure(records, results.with_suffix(".png"))
+        print(json.dumps({k: record[k] for k in ("flow", "test_neg_elbo", "test_nll",
+                                                 "epochs", "train_seconds", "eval_seconds")}),
+              flush=True)
+    write_markdown(records, results.with_suffix(".md"), protocol)
+    write_figure(records, results.with_suffix(".png"))
+    print(f"\nTable 2 ({counts['test']:,} test digits, S = {args.iw_samples:,}); "
+          f"{results}, {results.with_suffix('.md').name}, {results.with_suffix('.png').name}")
+    print(_table(records))
+    return records
+
+
+if __name__ == "__main__":
+    main()

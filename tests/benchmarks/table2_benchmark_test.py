@@ -1,0 +1,85 @@
+"""Tests for the Table 2 runner: its table, figure and resume logic; end to end on a slice."""
+
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+_PATH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "table2_benchmark.py"
+_SPEC = importlib.util.spec_from_file_location("table2_benchmark", _PATH)
+table2 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(table2)
+
+
+def _record(flow, neg_elbo, nll, protocol):
+    return dict(flow=flow, test_neg_elbo=neg_elbo, test_nll=nll, iw_samples=5000,
+                num_test_digits=10000, epochs=100, best_epoch=90, train_seconds=600.0,
+                eval_seconds=400.0, steps_per_second=50.0, protocol=protocol)
+
+
+def test_every_row_is_a_valid_flow_spec():
+    from tfp_nfvi.flows import spec  # pylint: disable=g-import-not-at-top
+
+    for flow in table2.ROWS:
+        spec.parse_flow_spec(flow)
+
+
+def test_markdown_puts_the_papers_beside_our_rows(tmp_path):
+    protocol = table2._protocol(table2.parse_args([]), dict(train=50000, valid=10000,
+                                                             test=10000))
+    records = [_record("diag", 95.0, 90.0, protocol), _record("planar*80", 90.0, 86.0, protocol),
+               _record("iaf*2", 89.0, 85.0, protocol), _record("realnvp*4", 91.0, 87.0, protocol)]
+    table2.write_markdown(records, tmp_path / "t.md", protocol)
+    lines = (tmp_path / "t.md").read_text().splitlines()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in lines if line.startswith("| ") and "posterior" not in line}
+    # Ours, then epochs, times, steps/s, then R&M, T&W, vdB.
+    assert rows["diag"][:2] == ["95.00", "90.00"] and rows["diag"][-3:] == [
+        "89.90", "93.90", "86.55 / 82.14"]
+    assert rows["planar*80"][-3:] == ["85.10", "", "86.06 / 81.91"]
+    assert rows["iaf*2"][-3:] == ["", "", "84.20 / 80.79"]
+    assert rows["realnvp*4"][-3:] == ["", "", ""]
+    text = "\n".join(lines)
+    assert "S = 5,000" in text and "10,000 test digits" in text and "within 100 epochs" in text
+    table2.write_figure(records, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_arguments_are_validated():
+    with pytest.raises(SystemExit):
+        table2.parse_args(["--iw_samples=0"])
+    with pytest.raises(SystemExit):
+        table2.parse_args(["--learning_rate=-1"])
+    assert table2.parse_args(["--rows=diag, planar*10"]).rows == ["diag", "planar*10"]
+
+
+def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
+    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100))
+    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100))  # Same protocol: resumes.
+    with pytest.raises(SystemExit, match=r"another protocol \(differs in \['max_epochs'\]\)"):
+        table2._check_run_dir(tmp_path / "row", dict(max_epochs=5))
+
+
+@pytest.mark.slow  # About a minute on a quiet 2-core machine (XLA compiles per row).
+def test_end_to_end_on_a_slice_and_resume(tmp_path, capsys):
+    args = ["--rows=diag,planar*2", "--max_epochs=2", "--train_digits=400",
+            "--valid_digits=100", "--test_digits=50", "--iw_samples=20", "--iw_chunk_size=10",
+            "--warmup_steps=-1", "--verbose=0", f"--results={tmp_path}/table2.json",
+            f"--work_dir={tmp_path}/runs"]
+    table2.main(args)
+    records = json.loads((tmp_path / "table2.json").read_text())
+    assert [r["flow"] for r in records] == ["diag", "planar*2"]
+    for r in records:
+        assert r["num_test_digits"] == 50 and r["iw_samples"] == 20 and r["epochs"] == 2
+        assert r["test_neg_elbo"] > 0 and r["test_nll"] > 0 and r["train_seconds"] > 0
+        # log p(x) >= ELBO in expectation; 50 digits, S = 20: allow 1 nat of noise.
+        assert r["test_nll"] < r["test_neg_elbo"] + 1.0
+    assert (tmp_path / "table2.md").exists() and (tmp_path / "table2.png").exists()
+    capsys.readouterr()
+    # Rerun: finished rows are skipped; a row lost from the JSON resumes from its checkpoint.
+    (tmp_path / "table2.json").write_text(json.dumps(records[:1]))
+    table2.main(args)
+    assert "diag: done" in capsys.readouterr().out
+    again = json.loads((tmp_path / "table2.json").read_text())
+    assert again[1]["resumed_from_epoch"] == 2 and again[1]["test_nll"] == records[1]["test_nll"]
