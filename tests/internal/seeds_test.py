@@ -26,6 +26,14 @@ def test_pair_is_cast_to_int32(value):
     np.testing.assert_array_equal(seed.numpy(), [3, 4])
 
 
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_scalar_tensor_maps_to_s_zero_also_in_a_graph(dtype):
+    np.testing.assert_array_equal(seeds.stateless_seed(tf.constant(9, dtype)).numpy(), [9, 0])
+    traced = tf.function(seeds.stateless_seed,
+                         input_signature=[tf.TensorSpec([], dtype)], jit_compile=True)
+    np.testing.assert_array_equal(traced(tf.constant(-3, dtype)).numpy(), [-3, 0])
+
+
 def test_int64_keeps_low_32_bits():
     high = (5 << 32) + 9
     seed = seeds.stateless_seed(tf.constant([high, -(1 << 40) - 2], tf.int64))
@@ -44,7 +52,7 @@ def test_int_seed_drives_tfp_sampler_like_explicit_pair():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("value", [True, 1.5, 2**31, -(2**31) - 1, [1, 2, 3], [1.0, 2.0]])
+@pytest.mark.parametrize("value", [True, 1.5, 2**31, -(2**31) - 1, [1, 2, 3], [[1, 2]], [1.0, 2.0]])
 def test_rejects_bad_seeds_naming_the_argument(value):
     with pytest.raises(ValueError, match="`seed`"):
         seeds.stateless_seed(value)
