@@ -87,7 +87,8 @@ def run_command(config_cls, target, argv=None, required=()):
       argv: the command line (default `sys.argv`).
       required: names of flags that must be given.
     """
-    cli_flags.define_flags(config_cls)
+    argv = sys.argv if argv is None else argv
+    cli_flags.define_flags(config_cls, module_name=argv[0])  # `--helpshort` lists them.
     for name in required:
         flags.mark_flag_as_required(name)
 

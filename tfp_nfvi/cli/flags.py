@@ -34,13 +34,15 @@ def _flag_type(config_cls, field):
     return kind
 
 
-def define_flags(config_cls, flag_values=flags.FLAGS, exclude=()):
+def define_flags(config_cls, flag_values=flags.FLAGS, exclude=(), module_name=None):
     """Defines one flag per field of `config_cls` in `flag_values` (skips names already there).
 
     Args:
       config_cls: a dataclass whose fields were made with `configs.fields.option`.
       flag_values: the `absl.flags.FlagValues` to define them in.
       exclude: field names to leave out (e.g. those a benchmark sets itself).
+      module_name: the module the flags are listed under in `--helpshort` (absl lists the
+        main module's, named `sys.argv[0]`); default: this module.
 
     Returns:
       The names of the flags of `config_cls` now in `flag_values`.
@@ -57,9 +59,10 @@ def define_flags(config_cls, flag_values=flags.FLAGS, exclude=()):
         choices = field.metadata.get("choices")
         if choices is not None and kind is str:
             flags.DEFINE_enum(field.name, field.default, list(choices), help_text,
-                              flag_values=flag_values)
+                              flag_values=flag_values, module_name=module_name)
         else:
-            _DEFINE[kind](field.name, field.default, help_text, flag_values=flag_values)
+            _DEFINE[kind](field.name, field.default, help_text, flag_values=flag_values,
+                          module_name=module_name)
         flags.register_validator(field.name, _validator(field), flag_values=flag_values)
     return names
 

@@ -147,6 +147,8 @@ def estimate_elbo(target_log_prob_fn, surrogate, num_samples=100_000, seed=1, ba
         z, log_q = surrogate.experimental_sample_and_log_prob(batch_size, seed=count_seed)
         return tf.cast(target_log_prob_fn(z), tf.float64) - tf.cast(log_q, tf.float64)
 
-    seeds = tfp.random.split_seed(seeds.stateless_seed(seed), n=-(-num_samples // batch_size))
-    values = np.concatenate([log_weights(s).numpy() for s in tf.unstack(seeds)])[:num_samples]
+    batch_seeds = tfp.random.split_seed(
+        seeds.stateless_seed(seed), n=-(-num_samples // batch_size))
+    values = np.concatenate(
+        [log_weights(s).numpy() for s in tf.unstack(batch_seeds)])[:num_samples]
     return float(np.mean(values)), float(np.std(values) / np.sqrt(num_samples))
