@@ -182,3 +182,22 @@ def test_command_line_mistakes_are_one_line(tmp_path):
 def test_config_strategies_are_the_ones_distribute_accepts():
     from tfp_nfvi import distribute  # pylint: disable=g-import-not-at-top
     assert configs.train.STRATEGIES == distribute.STRATEGIES
+
+
+_MIRRORED_RUN = """
+from tfp_nfvi import distribute
+distribute.set_logical_cpu_devices(2)
+from tfp_nfvi import configs, training
+results = training.train(configs.TrainConfig(**{settings}))
+print(results["optimizer_steps"], results["steps_per_execution"])
+"""
+
+
+def test_mirrored_training_with_an_epoch_not_divisible_by_steps_per_execution(tmp_path):
+    """Two replicas, 5 steps per epoch, steps_per_execution 2: Keras's multi-step loop fails
+    when a mirrored iterator ends inside an execution, so the job uses a divisor (1)."""
+    settings = dict(KILL, epochs=2, strategy="mirrored", output_dir=str(tmp_path / "m"))
+    proc = subprocess.run([sys.executable, "-c", _MIRRORED_RUN.format(settings=settings)],
+                          env=_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["10", "1"]

@@ -28,6 +28,7 @@ import json
 import os
 import time
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -94,6 +95,16 @@ def train(config, callbacks=()):
     keras.utils.set_random_seed(config.seed)
     x_train, x_val, x_test = _load_data(config)
     steps_per_epoch = len(x_train) // config.batch_size
+    steps_per_execution = min(steps_per_execution, steps_per_epoch)
+    if strategy.num_replicas_in_sync > 1 and steps_per_epoch % steps_per_execution:
+        # Keras 3's multi-step loop fails under MirroredStrategy when an epoch's iterator runs
+        # out inside an execution (InvalidArgumentError in `multi_step_on_iterator`); use the
+        # largest steps_per_execution that divides the epoch.
+        steps_per_execution = max(d for d in range(1, steps_per_execution + 1)
+                                  if steps_per_epoch % d == 0)
+        logging.warning("--steps_per_execution=%d under %d replicas: %d divides the %d steps "
+                        "per epoch.", config.steps_per_execution,
+                        strategy.num_replicas_in_sync, steps_per_execution, steps_per_epoch)
     warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
     os.makedirs(output_dir, exist_ok=True)
     checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
@@ -105,7 +116,7 @@ def train(config, callbacks=()):
         vae.build((None, x_train.shape[-1]))
         vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     jit_compile=config.jit_compile,
-                    steps_per_execution=min(steps_per_execution, steps_per_epoch))
+                    steps_per_execution=steps_per_execution)
         vae.optimizer.build(vae.trainable_variables)
 
     stopping = early_stopping.ResumableEarlyStopping(_MONITOR, config.patience)
