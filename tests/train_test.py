@@ -193,6 +193,7 @@ print(results["optimizer_steps"], results["steps_per_execution"])
 """
 
 
+@pytest.mark.slow  # ~30 s: a subprocess with two logical CPUs.
 def test_mirrored_training_with_an_epoch_not_divisible_by_steps_per_execution(tmp_path):
     """Two replicas, 5 steps per epoch, steps_per_execution 2: Keras's multi-step loop fails
     when a mirrored iterator ends inside an execution, so the job uses a divisor (1)."""
