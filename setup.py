@@ -17,6 +17,7 @@ REQUIRED = [
     "absl-py>=2.1",
     "numpy>=1.26",
     "matplotlib>=3.8",  # Figures written by the commands (Agg backend, no display).
+    "tensorboard>=2.21",  # keras.callbacks.TensorBoard (tf.summary needs it to write logs).
 ]
 
 EXTRAS = {
@@ -44,6 +45,12 @@ setuptools.setup(
     include_package_data=True,
     install_requires=REQUIRED,
     extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "tfp-nfvi-train = tfp_nfvi.train:main",
+            "tfp-nfvi-fit2d = tfp_nfvi.fit2d:main",
+        ],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

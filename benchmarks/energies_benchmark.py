@@ -1,7 +1,7 @@
 """The paper's Figure 3: flow surrogates fitted to the 2D energies U1-U4, by reverse KL.
 
 Sweeps planar and radial flows with K ∈ {2, 8, 32} (and maf*4, iaf*4, realnvp*4 for
-comparison) over the four energies with `tfp_nfvi.fit2d.run` (annealed ELBO, chunked XLA
+comparison) over the four energies with `tfp_nfvi.vi.fit_energy` (annealed ELBO, chunked XLA
 loop), and writes beside `--output`:
 
   * `<output>.json`: one record per (energy, flow): kl_gap = log Z − ELBO = KL(q ‖ p) (exact up
@@ -33,21 +33,19 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from tfp_nfvi import fit2d
+from tfp_nfvi import configs
 from tfp_nfvi import targets
+from tfp_nfvi import vi
+from tfp_nfvi.cli import flags as cli_flags
 
 FLOWS = ("planar*2", "planar*8", "planar*32", "radial*2", "radial*8", "radial*32",
          "maf*4", "iaf*4", "realnvp*4")
 
 flags.DEFINE_list("energies", list(targets.ENERGY_NAMES), "Energies to fit.")
 flags.DEFINE_list("flows", list(FLOWS), "Flow specs to fit.")
-flags.DEFINE_integer("num_steps", 10_000, "Optimization steps per fit.")
-flags.DEFINE_integer("anneal_steps", 2_000, "Annealing steps (β from 0.01 to 1).")
-flags.DEFINE_integer("batch_size", 512, "Samples per step.")
-flags.DEFINE_float("learning_rate", 1e-2, "Adam's initial learning rate.")
-flags.DEFINE_integer("elbo_samples", 100_000, "Samples for the final ELBO.")
-flags.DEFINE_integer("grid_points", 256, "Grid cells per axis (divergences and figure).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
+# --num_steps, --anneal_steps, --batch_size, --learning_rate, --chunk_size, --elbo_samples,
+# --grid_points and --seed: the fields of `tfp_nfvi.configs.Fit2DConfig`, with its defaults.
+cli_flags.define_flags(configs.Fit2DConfig, exclude=("energy", "flow", "output_dir", "progress"))
 flags.DEFINE_string("output", "energies_benchmark.json", "JSON path; .md and .png beside it.")
 FLAGS = flags.FLAGS
 
@@ -73,12 +71,8 @@ def main(argv):
         row = [(f"{energy} (true)", targets.target_log_prob_fn(energy), tf.float64)]
         for flow in FLAGS.flows:
             begin = time.perf_counter()
-            results, q = fit2d.run(
-                energy, flow, None, num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size,
-                learning_rate=FLAGS.learning_rate, anneal_steps=FLAGS.anneal_steps,
-                seed=FLAGS.seed, elbo_samples=FLAGS.elbo_samples,
-                grid_points=FLAGS.grid_points, progress=False,
-            )
+            results, q = vi.fit_energy(cli_flags.config_from_flags(
+                configs.Fit2DConfig, energy=energy, flow=flow, progress=False))
             results["seconds"] = time.perf_counter() - begin
             records.append(results)
             row.append((f"{flow}: KL {results['kl_gap']:.3f}", q.log_prob, q.dtype))
@@ -93,7 +87,7 @@ def main(argv):
     table = _markdown(records)
     with open(stem + ".md", "w") as f:
         f.write(table + "\n")
-    fit2d.plot_densities(rows, path=stem + ".png", num_points=FLAGS.grid_points)
+    vi.plot_densities(rows, path=stem + ".png", num_points=FLAGS.grid_points)
     print(table)
 
 

@@ -6,7 +6,7 @@ r"""Rezende & Mohamed (2015) Table 2 on the standard binarized MNIST: one row pe
         --valid_digits=500 --test_digits=200 --iw_samples=50 \
         --results=/tmp/t2/table2.json --work_dir=/tmp/t2/runs       # a check in a minute
 
-Protocol (one `FlowVAE` per row, trained by `tfp_nfvi.train.run`):
+Protocol (one `FlowVAE` per row, trained by `tfp_nfvi.training.train`):
 
 * Data: the statically binarized MNIST of Larochelle & Murray (2011), official splits
   50,000 / 10,000 / 10,000 (`tfp_nfvi.data.load_binarized_mnist("binarized_mnist")`; by
@@ -140,7 +140,7 @@ def _protocol(args, counts):
                 num_valid_digits=counts["valid"], num_test_digits=counts["test"],
                 latent_dim=args.latent_dim, encoder_units=encoder, decoder_units=decoder,
                 batch_size=args.batch_size, learning_rate=args.learning_rate,
-                warmup_steps=args.warmup_steps, max_epochs=args.max_epochs,
+                warmup_epochs=args.warmup_epochs, max_epochs=args.max_epochs,
                 patience=args.patience, iw_samples=args.iw_samples, seed=args.seed)
 
 
@@ -182,18 +182,19 @@ def _check_run_dir(run_dir, protocol):
 
 def run_row(flow, args, dataset, protocol, work_dir):
     """Trains and evaluates one row (resuming its checkpoint); returns its record."""
-    from tfp_nfvi import train  # pylint: disable=g-import-not-at-top  (TensorFlow is heavy)
+    from tfp_nfvi import training  # pylint: disable=g-import-not-at-top  (TensorFlow is heavy)
+    from tfp_nfvi.configs import TrainConfig  # pylint: disable=g-import-not-at-top
 
     run_dir = work_dir / _slug(flow)
     _check_run_dir(run_dir, protocol)
     start = time.perf_counter()
-    # The one coupling to tfp_nfvi.train: its library entry point.
-    result = train.run(
+    # The one coupling to the training command: its config and library entry point.
+    result = training.train(TrainConfig(
         flow=flow, latent_dim=args.latent_dim, epochs=args.max_epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps, dataset=dataset, output_dir=str(run_dir),
+        warmup_epochs=args.warmup_epochs, dataset=dataset, output_dir=str(run_dir),
         iw_samples=args.iw_samples, seed=args.seed, resume=True, patience=args.patience,
-        iw_chunk_size=args.iw_chunk_size, verbose=args.verbose)
+        iw_chunk_size=args.iw_chunk_size, verbose=args.verbose))
     wall = time.perf_counter() - start
     return dict(
         flow=flow,
@@ -267,8 +268,8 @@ def write_markdown(records, path, protocol):
         "gated convolutional networks (stronger: their plain VAE's −ELBO, 86.55, is 3.4 nats "
         "below R&M's diagonal row).",
         f"- Training: Adam (lr {protocol['learning_rate']}), batch {protocol['batch_size']}, "
-        f"KL warm-up over {protocol['warmup_steps'] if protocol['warmup_steps'] >= 0 else 'min(10,000, half the steps)'} "
-        f"steps, early stopping on the validation ELBO (patience {protocol['patience']} "
+        f"KL warm-up over {protocol['warmup_epochs']} epochs "
+        f"({protocol['warmup_epochs'] * 50000 // protocol['batch_size']:,} steps), early stopping on the validation ELBO (patience {protocol['patience']} "
         f"epochs) within {protocol['max_epochs']} epochs, seed {protocol['seed']}, one run "
         "per row. R&M trained for 500,000 updates with mini-batches of 100 and the same "
         "warm-up schedule (T = 10,000); the budgets of T&W and vdB are in their papers.",
@@ -336,8 +337,9 @@ def parse_args(argv=None):
     parser.add_argument("--latent_dim", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=100)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--warmup_steps", type=int, default=10000,
-                        help="KL warm-up length T; -1: min(10000, half the planned steps).")
+    parser.add_argument("--warmup_epochs", type=float, default=20,
+                        help="KL warm-up length in epochs (20 epochs of 500 batches of 100: "
+                        "T = 10,000 steps, the paper's).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default=str(RESULTS),
                         help="The JSON list of records; table2.md and table2.png go beside it.")

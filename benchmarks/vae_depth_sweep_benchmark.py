@@ -2,7 +2,7 @@ r"""Quality of flow posteriors in a VAE: held-out ELBO and importance-sampled NL
 
 Rezende & Mohamed (2015, Fig. 4 and Table 2) report that deeper planar flows give tighter
 bounds on binarized MNIST. This sweep trains one `FlowVAE` per flow spec (default: diag,
-planar*2, planar*8, planar*16, planar*32, radial*16, iaf*2) with `tfp_nfvi.train.run`: the
+planar*2, planar*8, planar*16, planar*32, radial*16, iaf*2) with `tfp_nfvi.training.train`: the
 same data, seed, network sizes and budget (`--epochs` of `--max_train_examples` digits), and
 tabulates the test ELBO and −log p(x) estimated with `--iw_samples` importance samples.
 
@@ -21,13 +21,17 @@ import tempfile
 from absl import app
 from absl import flags
 
-from tfp_nfvi import train
+from tfp_nfvi import configs
+from tfp_nfvi import training
+from tfp_nfvi.cli import flags as cli_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("flows", ["diag", "planar*2", "planar*8", "planar*16", "planar*32",
                             "radial*16", "iaf*2"], "Flow specs to compare.")
-# --dataset, --epochs, --max_train_examples, --latent_dim, --batch_size, --warmup_steps,
-# --iw_samples and --seed are tfp_nfvi.train's flags (defined when it is imported).
+# Every other setting (--dataset, --epochs, --max_train_examples, --latent_dim, --iw_samples,
+# --seed, ...) is a field of `tfp_nfvi.configs.TrainConfig`, with its default.
+cli_flags.define_flags(configs.TrainConfig,
+                       exclude=("flow", "output_dir", "patience", "verbose", "resume"))
 flags.DEFINE_string("work_dir", None, "Where the runs go (default: a temporary directory).")
 flags.DEFINE_string("output", "vae_depth_sweep_benchmark.json", "Where to write the JSON.")
 
@@ -37,12 +41,9 @@ def main(argv):
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="vae_depth_sweep_")
     rows = []
     for flow in FLAGS.flows:
-        result = train.run(
-            flow=flow, latent_dim=FLAGS.latent_dim, epochs=FLAGS.epochs,
-            batch_size=FLAGS.batch_size, warmup_steps=FLAGS.warmup_steps,
-            dataset=FLAGS.dataset, iw_samples=FLAGS.iw_samples, seed=FLAGS.seed,
-            max_train_examples=FLAGS.max_train_examples, patience=0, verbose=0,
-            output_dir=os.path.join(work_dir, flow.replace("*", "x").replace(",", "_")))
+        result = training.train(cli_flags.config_from_flags(
+            configs.TrainConfig, flow=flow, patience=0, verbose=0,
+            output_dir=os.path.join(work_dir, flow.replace("*", "x").replace(",", "_"))))
         result.pop("history", None)
         rows.append(result)
         print(json.dumps({k: result[k] for k in ("flow", "test_elbo", "test_nll")}), flush=True)

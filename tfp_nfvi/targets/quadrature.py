@@ -28,6 +28,7 @@ __all__ = [
     "GridDivergences",
     "LogNormalizer",
     "box_grid",
+    "evaluate_on_grid",
     "grid_divergences",
     "log_normalizer",
 ]
@@ -81,7 +82,7 @@ def box_grid(num_points, box=energies.BOX):
     return np.stack([z1, z2], axis=-1), h * h, coords
 
 
-def _evaluate(fn, points, dtype):
+def evaluate_on_grid(fn, points, dtype):
     """fn at points [..., 2] (evaluated in chunks, in `dtype`) as a float64 array of shape [...]."""
     flat = points.reshape(-1, 2)
     values = [
@@ -100,7 +101,7 @@ def _logsumexp(x):
 
 def _log_z_on_grid(log_prob_fn, num_points, box):
     points, cell_area, _ = box_grid(num_points, box)
-    return _logsumexp(_evaluate(log_prob_fn, points, tf.float64)) + math.log(cell_area)
+    return _logsumexp(evaluate_on_grid(log_prob_fn, points, tf.float64)) + math.log(cell_area)
 
 
 def log_normalizer(log_prob_fn, box=energies.BOX, num_points=512):
@@ -140,10 +141,10 @@ def grid_divergences(
       `GridDivergences` (see its docstring) of Python floats.
     """
     points, cell_area, _ = box_grid(num_points, box)
-    log_p = _evaluate(target_log_prob_fn, points, tf.float64)
+    log_p = evaluate_on_grid(target_log_prob_fn, points, tf.float64)
     log_z = _logsumexp(log_p) + math.log(cell_area)
     log_p = log_p - log_z
-    log_q = _evaluate(surrogate_log_prob_fn, points, surrogate_dtype)
+    log_q = evaluate_on_grid(surrogate_log_prob_fn, points, surrogate_dtype)
     p, q = np.exp(log_p), np.exp(log_q)
     # Cells where p underflows to 0 contribute 0 · (…) = 0 to KL(p ‖ q).
     terms = np.where(p > 0.0, p * (log_p - log_q), 0.0)

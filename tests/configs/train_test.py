@@ -1,0 +1,39 @@
+"""Tests for tfp_nfvi.configs.train: the settings of the training job."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from tfp_nfvi import configs
+
+
+def test_defaults_are_the_quickstart():
+    config = configs.TrainConfig()
+    assert (config.flow, config.latent_dim, config.epochs, config.dataset) == (
+        "planar*16", 40, 30, "embedded")
+    # The warm-up is in epochs, independent of --epochs (15 epochs: half the default 30).
+    assert config.warmup_epochs == 15.0
+
+
+def test_numeric_settings_are_validated():
+    for name, bad in (("learning_rate", -1.0), ("latent_dim", 0), ("epochs", 2.5),
+                      ("warmup_epochs", float("inf")), ("patience", -1), ("seed", -3),
+                      ("max_train_examples", 0), ("verbose", 3), ("binarization", "soft")):
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            configs.TrainConfig(**{name: bad})
+
+
+def test_resume_fixed_settings_are_fields():
+    names = {f.name for f in dataclasses.fields(configs.TrainConfig)}
+    assert set(configs.TrainConfig.RESUME_FIXED) <= names
+    assert {"flow", "latent_dim"} <= set(configs.TrainConfig.RESUME_FIXED)
+    assert "epochs" not in configs.TrainConfig.RESUME_FIXED  # Resume continues to more epochs.
+
+
+def test_importing_configs_imports_no_tensorflow():
+    code = "import sys, tfp_nfvi.configs, tfp_nfvi.cli; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

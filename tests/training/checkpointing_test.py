@@ -1,0 +1,46 @@
+"""Tests for tfp_nfvi.training.checkpointing: consistent snapshots and refusals to resume."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfp_nfvi.training import checkpointing
+
+
+def _model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("adam", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _saver(tmp_path, model, **config):
+    return checkpointing.RunCheckpoint(str(tmp_path), model, dict(dict(flow="a", epochs=2),
+                                                                  **config), ("flow",))
+
+
+def test_save_and_restore_round_trip(tmp_path):
+    model = _model()
+    saver = _saver(tmp_path, model)
+    assert saver.restore() == 0  # Nothing saved yet.
+    saver.start()
+    model.layers[0].kernel.assign([[1.0], [2.0]])
+    saver.on_epoch_end(2)
+    model.layers[0].kernel.assign([[0.0], [0.0]])
+    other = _model()
+    assert _saver(tmp_path, other, epochs=9).restore() == 3  # epochs may change on resume.
+    np.testing.assert_array_equal(other.layers[0].kernel.numpy(), [[1.0], [2.0]])
+
+
+def test_other_settings_and_corrupt_files_are_refused_by_name(tmp_path):
+    saver = _saver(tmp_path, _model())
+    saver.start()
+    saver.on_epoch_end(0)
+    with pytest.raises(checkpointing.CheckpointError, match="--flow=a.*--flow=b"):
+        _saver(tmp_path, _model(), flow="b").restore()
+    (tmp_path / "ckpt-1.index").write_bytes(b"garbage")
+    with pytest.raises(checkpointing.CheckpointError, match="ckpt-1.*corrupt"):
+        _saver(tmp_path, _model()).restore()
+    (tmp_path / checkpointing.CONFIG_FILE).write_text("{trunc")
+    with pytest.raises(checkpointing.CheckpointError, match="run_config.json is truncated"):
+        _saver(tmp_path, _model()).restore()

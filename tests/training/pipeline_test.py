@@ -1,0 +1,64 @@
+"""Tests for tfp_nfvi.training.pipeline: one epoch of batches, a function of (seed, epoch)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfp_nfvi.training import pipeline
+
+
+def _epoch(x, epoch_value, **kwargs):
+    epoch = tf.Variable(epoch_value, dtype=tf.int64)
+    return np.stack(list(pipeline.epoch_dataset(x, 4, 7, epoch, **kwargs).as_numpy_iterator()))
+
+
+def test_an_epoch_is_a_permutation_that_depends_on_seed_and_epoch_only():
+    x = np.arange(22, dtype=np.float32)[:, None]
+    first = _epoch(x, 3)
+    assert first.shape == (5, 4, 1)  # 22 // 4 full batches, the remainder dropped.
+    assert len(set(first.ravel())) == 20
+    np.testing.assert_array_equal(first, _epoch(x, 3))  # Same (seed, epoch): same batches.
+    assert not np.array_equal(first, _epoch(x, 4))
+
+
+def test_the_epoch_is_read_when_iteration_starts():
+    x = np.arange(8, dtype=np.float32)[:, None]
+    epoch = tf.Variable(0, dtype=tf.int64)
+    dataset = pipeline.epoch_dataset(x, 4, 7, epoch)
+    assert dataset.cardinality() == 2
+    epoch.assign(5)
+    np.testing.assert_array_equal(np.stack(list(dataset.as_numpy_iterator())), _epoch(x, 5))
+
+
+def test_dynamic_binarization_draws_bernoulli_with_the_grey_levels_as_means():
+    grey = np.full((400, 50), 0.3, np.float32)
+    draws = _epoch(grey, 0, dynamic_binarization=True)
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    # 100 batches x 4 x 50 = 20,000 draws: the mean's standard error is 0.0032; 5 of them.
+    assert abs(draws.mean() - 0.3) < 0.016
+    assert not np.array_equal(draws, _epoch(grey, 1, dynamic_binarization=True))
+    np.testing.assert_array_equal(draws, _epoch(grey, 0, dynamic_binarization=True))
+
+
+def test_fit_takes_exactly_one_epoch_per_epoch_when_steps_per_execution_does_not_divide_it():
+    """5 batches, steps_per_execution=2: the third execution runs 1 step, not 2."""
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    epoch = tf.Variable(0, dtype=tf.int64)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+    model.compile("sgd", loss="mse", steps_per_execution=2)
+    iterations = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, e, logs=None):
+            iterations.append(int(self.model.optimizer.iterations))
+
+    dataset = pipeline.epoch_dataset(x, 4, 0, epoch).map(lambda b: (b, b))
+    model.fit(dataset, epochs=3, shuffle=False, verbose=0,
+              callbacks=[pipeline.EpochCounter(epoch), Record()])
+    assert iterations == [5, 10, 15] and int(epoch) == 2
+
+
+def test_batch_larger_than_the_data_is_refused():
+    with pytest.raises(ValueError, match="`batch_size` 9 exceeds the 8 training examples"):
+        pipeline.epoch_dataset(np.zeros((8, 2), np.float32), 9, 0, tf.Variable(0, tf.int64))
