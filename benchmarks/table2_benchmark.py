@@ -64,7 +64,8 @@ from tfp_nfvi import data  # pylint: disable=g-import-not-at-top,wrong-import-po
 from tfp_nfvi import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 ROWS = ("diag", "planar*10", "planar*20", "planar*40", "planar*80", "radial*10", "iaf*2",
-        "realnvp*4")
+        "realnvp*4", "householder*10", "sylvester_o*4", "sylvester_h*4", "sylvester_t*4",
+        "nsf_iaf*2", "nsf_coupling*4")
 SHARED_DATA = _ROOT.parent / "shared" / "data" / "binarized_mnist.npz"
 RESULTS = _ROOT / "benchmarks" / "results" / "table2.json"
 WORK_DIR = _ROOT / "runs" / "table2"
@@ -106,7 +107,7 @@ def _published(paper, flow):
 
 
 def _network_sizes():
-    """FlowVAE's default MLP widths (what `tfp_nfvi.train.run` builds)."""
+    """FlowVAE's default MLP widths (what `tfp_nfvi.training.train` builds)."""
     defaults = inspect.signature(models.FlowVAE.__init__).parameters
     return (list(defaults["encoder_units"].default), list(defaults["decoder_units"].default))
 
@@ -269,7 +270,8 @@ def write_markdown(records, path, protocol):
         "below R&M's diagonal row).",
         f"- Training: Adam (lr {protocol['learning_rate']}), batch {protocol['batch_size']}, "
         f"KL warm-up over {protocol['warmup_epochs']} epochs "
-        f"({protocol['warmup_epochs'] * 50000 // protocol['batch_size']:,} steps), early stopping on the validation ELBO (patience {protocol['patience']} "
+        f"({protocol['warmup_epochs'] * 50000 // protocol['batch_size']:,} steps), "
+        f"early stopping on the validation ELBO (patience {protocol['patience']} "
         f"epochs) within {protocol['max_epochs']} epochs, seed {protocol['seed']}, one run "
         "per row. R&M trained for 500,000 updates with mini-batches of 100 and the same "
         "warm-up schedule (T = 10,000); the budgets of T&W and vdB are in their papers.",
