@@ -1,12 +1,20 @@
 """tfp_nfvi: normalizing-flow variational inference for TensorFlow Probability.
 
-Subpackages:
+Subpackages (attributes of `tfp_nfvi` after `import tfp_nfvi`, as `tfp.bijectors` is of
+`tensorflow_probability`):
   bijectors: `Planar`, `Radial` as `tfp.bijectors.Bijector` subclasses.
   flows: flow specs, Keras 3 MADE/coupling networks, amortized and global posteriors.
   models: `FlowVAE`, a Keras 3 VAE with a flow posterior.
   targets: the 2D energies U1-U4 of Rezende & Mohamed (2015) and quadrature for log Z.
   data: binarized MNIST loaders and a small embedded set of real digits.
   serving: SavedModel export that loads without this package.
+  distribute: running the models under `tf.distribute`.
+
+Importing the package imports the subpackages, which registers every Keras-serializable class
+(package "tfp_nfvi"), so `keras.saving.load_model("vae.keras")` works right after
+`import tfp_nfvi`. The subpackages are imported eagerly, not lazily: registration needs the
+classes defined, and they import Keras, TensorFlow and TFP, which is almost all of the cost
+(`python -c "import tfp_nfvi"`: ~4.0 s, of which `import keras` alone is ~3.2 s).
 """
 
 import os
@@ -15,6 +23,25 @@ import os
 # that the default for users who did not choose (an explicit choice is respected).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tfp_nfvi.version import __version__  # pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top,g-bad-import-order
+from tfp_nfvi import bijectors
+from tfp_nfvi import data
+from tfp_nfvi import distribute
+from tfp_nfvi import flows
+from tfp_nfvi import models
+from tfp_nfvi import serving
+from tfp_nfvi import targets
+from tfp_nfvi.version import __version__
 
-__all__ = ["__version__"]
+# pylint: enable=g-import-not-at-top,g-bad-import-order
+
+__all__ = [
+    "__version__",
+    "bijectors",
+    "data",
+    "distribute",
+    "flows",
+    "models",
+    "serving",
+    "targets",
+]

@@ -43,6 +43,8 @@ import shutil
 
 import tensorflow as tf
 
+from tfp_nfvi.internal import validation
+
 __all__ = [
     "STRATEGIES",
     "is_chief",
@@ -78,8 +80,7 @@ def set_logical_cpu_devices(count):
       ValueError: `count` is not a positive integer.
       RuntimeError: TensorFlow already initialized its devices with another split.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive integer, got {count!r}.")
+    count = validation.check_positive_int(count, "count")
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if len(current or [None]) != count:

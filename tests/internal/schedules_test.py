@@ -14,9 +14,10 @@ def test_python_values(step, expected):
     assert result == pytest.approx(expected)
 
 
-def test_zero_warmup_is_one_from_the_start():
-    assert schedules.linear_warmup(0, 0, 0.0) == 1.0
-    assert float(schedules.linear_warmup(tf.constant(0), tf.constant(0), 0.0)) == 1.0
+@pytest.mark.parametrize("warmup", [0, -5])
+def test_no_warmup_is_one_from_the_start(warmup):
+    assert schedules.linear_warmup(0, warmup, 0.0) == 1.0
+    assert float(schedules.linear_warmup(tf.constant(0), tf.constant(warmup), 0.0)) == 1.0
 
 
 def test_tensor_matches_python_and_is_monotone_capped():

@@ -79,3 +79,19 @@ def test_box_grid_layout_and_bad_arguments():
         targets.box_grid(8, box=(1.0, -1.0))
     with pytest.raises(ValueError, match="num_points"):
         targets.log_normalizer(lambda z: -tf.reduce_sum(z**2, -1), num_points=1)
+
+
+def test_grid_log_density_layout_dtype_and_chunks():
+    calls = []
+
+    def log_prob(z):
+        calls.append((z.dtype, z.shape[0]))
+        return -z[:, 0] + 10.0 * z[:, 1]
+
+    # 300² = 90,000 points: two calls (65,536 + 24,464), each in the requested dtype.
+    values = targets.grid_log_density(log_prob, 300, box=(-1.0, 1.0), dtype=tf.float32)
+    points, _, _ = targets.box_grid(300, box=(-1.0, 1.0))
+    assert values.shape == (300, 300) and values.dtype == np.float64
+    assert calls == [(tf.float32, 65536), (tf.float32, 90000 - 65536)]
+    np.testing.assert_allclose(values, -points[..., 0] + 10.0 * points[..., 1], rtol=1e-6,
+                               atol=1e-6)

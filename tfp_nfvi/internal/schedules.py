@@ -1,7 +1,7 @@
 """The linear warm-up of a KL weight (or an annealing inverse temperature).
 
     β_t = min(1, β₀ + t / T)     for T = `warmup_steps` > 0,
-    β_t = 1                      for T = 0,
+    β_t = 1                      for T <= 0 (no warm-up),
 
 the deterministic warm-up of Sønderby et al. (2016, arXiv:1602.02282) and the annealing schedule
 of Rezende & Mohamed (2015, arXiv:1505.05770).
@@ -16,16 +16,16 @@ def linear_warmup(step, warmup_steps, initial):
     """β at `step` for a linear warm-up from `initial` to 1 over `warmup_steps` steps.
 
     Works on Python numbers (returns a `float`) and on tensors (returns a float tensor, no
-    Python control flow on values, so it compiles under XLA). `warmup_steps` must be a Python
-    number >= 0 or a tensor; with a tensor, 0 still gives 1.
+    Python control flow on values, so it compiles under XLA). `warmup_steps` <= 0 (a Python
+    number or a tensor) switches the warm-up off: β = 1.
 
     Args:
       step: the current step t >= 0 (int, float or tensor).
-      warmup_steps: T >= 0; 0 disables the warm-up.
+      warmup_steps: T; T <= 0 disables the warm-up.
       initial: β₀, the weight at step 0.
     """
     if not any(tf.is_tensor(v) for v in (step, warmup_steps, initial)):
-        if warmup_steps == 0:
+        if warmup_steps <= 0:
             return 1.0
         return float(min(1.0, initial + step / warmup_steps))
     dtype = next(

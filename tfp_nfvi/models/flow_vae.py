@@ -34,15 +34,16 @@ forward half of `experimental_sample_and_log_prob`, never an inverse), so a loss
 with and without `jit_compile`.
 """
 
-import math
-
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nfvi import distribute
 from tfp_nfvi import flows
+from tfp_nfvi.internal import estimators
+from tfp_nfvi.internal import schedules
+from tfp_nfvi.internal import seeds
+from tfp_nfvi.internal import validation
 from tfp_nfvi.models import likelihoods
 from tfp_nfvi.models import networks
 from tfp_nfvi.models import stateless
@@ -53,15 +54,6 @@ __all__ = ["FlowVAE"]
 
 # Offset between the training and evaluation seed streams (any fixed odd number).
 _EVAL_SEED_OFFSET = 7919
-
-
-def _check_positive_int(value, name, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
-        value < (0 if allow_zero else 1)
-    ):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"`{name}` must be a {kind} integer, got {value!r}.")
-    return int(value)
 
 
 def _unpack_x(data):
@@ -133,10 +125,10 @@ class FlowVAE(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        self.event_size = _check_positive_int(event_size, "event_size")
-        self.num_samples = _check_positive_int(num_samples, "num_samples")
-        self.warmup_steps = _check_positive_int(warmup_steps or 0, "warmup_steps", True)
+        self.latent_dim = validation.check_positive_int(latent_dim, "latent_dim")
+        self.event_size = validation.check_positive_int(event_size, "event_size")
+        self.num_samples = validation.check_positive_int(num_samples, "num_samples")
+        self.warmup_steps = validation.check_positive_int(warmup_steps or 0, "warmup_steps", True)
         self.warmup_initial = float(warmup_initial)
         if not 0.0 <= self.warmup_initial <= 1.0:
             raise ValueError(f"`warmup_initial` must be in [0, 1], got {warmup_initial!r}.")
@@ -150,8 +142,8 @@ class FlowVAE(keras.Model):
             list(step) for step in self.flow
         ]
         self.activation = activation
-        self.encoder_units = tuple(encoder_units)
-        self.decoder_units = tuple(decoder_units)
+        self.encoder_units = validation.check_int_sequence(encoder_units, "encoder_units")
+        self.decoder_units = validation.check_int_sequence(decoder_units, "decoder_units")
         self._custom_encoder = encoder is not None
         self._custom_decoder = decoder is not None
         self.encoder = encoder or networks.mlp_encoder(self.encoder_units, activation)
@@ -268,14 +260,15 @@ class FlowVAE(keras.Model):
         if seed is None:
             # Under tf.distribute, replica r draws with stateless_fold_in(step seed, r).
             seed = distribute.replica_seed(generator.next())
-        return flows.to_tfp_seed(seed)
+        return seeds.stateless_seed(seed)
 
     def encode(self, x, seed=None):
         """Draws z ~ q(z | x) once per example.
 
         Args:
           x: float `[B, P]`.
-          seed: a stateless seed (int `[2]`); None draws one from the evaluation stream.
+          seed: a stateless seed (int `[2]`), or an int `s` meaning `[s, 0]`; None draws one
+            from the evaluation stream.
 
         Returns:
           `(z, log_q, base_loc, base_scale)`: z `[B, D]`, log q(z | x) `[B]`, and μ, σ `[B, D]`
@@ -330,54 +323,63 @@ class FlowVAE(keras.Model):
         """Importance-sampled log p(x) `[B]` (nats): log (1/S) Σ_s p(x, z^s) / q(z^s | x).
 
         The S = `num_samples` draws are taken `chunk_size` at a time (default min(S, 100))
-        inside a compiled loop with a running log-sum-exp, so memory grows with `chunk_size`
-        · B, not with S. Chunk i uses `stateless_fold_in(seed, i)`: the result depends on the
-        seed and the chunk size, not on how the call is batched. Runs under XLA when the model
-        was compiled with `jit_compile=True` (the default; also when not compiled).
+        by `importance_log_likelihood`, compiled and cached per `(S, chunk_size)`. Runs under
+        XLA when the model was compiled with `jit_compile=True` (the default; also when not
+        compiled).
         """
-        num_samples = _check_positive_int(num_samples, "num_samples")
-        chunk_size = _check_positive_int(chunk_size or min(num_samples, 100), "chunk_size")
+        num_samples = validation.check_positive_int(num_samples, "num_samples")
+        chunk_size = validation.check_positive_int(chunk_size or min(num_samples, 100), "chunk_size")
         chunk_size = min(chunk_size, num_samples)
         seed = self._seed(seed, self.eval_seed_generator)
         jit = bool(getattr(self, "_jit_compile", None) is not False)
         key = (num_samples, chunk_size, jit)
         if key not in self._log_likelihood_fns:
             self._log_likelihood_fns[key] = tf.function(
-                lambda x, seed: self._log_likelihood(x, seed, num_samples, chunk_size),
+                lambda x, seed: self.importance_log_likelihood(x, num_samples, seed, chunk_size),
                 jit_compile=jit, reduce_retracing=True,
             )
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
         return self._log_likelihood_fns[key](x, seed)
 
-    def _log_likelihood(self, x, seed, num_samples, chunk_size):
+    def importance_log_likelihood(self, x, num_samples, seed, chunk_size):
+        """The traceable estimator behind `log_likelihood` (and serving's signature), `[B]`.
+
+        log p(x) ≈ log (1/S) Σ_s w_s with log w_s = `log_importance_weights`, folded chunk by
+        chunk into a running log-mean-exp (`tfp_nfvi.internal.estimators`), so memory grows
+        with `chunk_size` · B, not with S. Chunk i draws min(`chunk_size`, S − i · `chunk_size`)
+        samples with the seed `stateless_fold_in(seed, i)`: the result depends on the seed and
+        the chunk size, not on how the call is batched.
+
+        Args:
+          x: float `[B, P]` tensor.
+          num_samples: S >= 1, a Python int (every chunk has a static size: compiles under
+            XLA) or a scalar int32 `Tensor` (a run-time S; the last, partial chunk then has a
+            dynamic size, so the graph runs without XLA).
+          seed: a stateless seed, int32 `[2]`.
+          chunk_size: a Python int >= 1.
+        """
         q = self.posterior_distribution(x)
         prior = self.prior_distribution(x.dtype)
-        num_full, remainder = divmod(num_samples, chunk_size)
 
-        def log_weights(i, size):
-            return self.log_importance_weights(
+        def add_chunk(state, i, size):
+            log_w = self.log_importance_weights(
                 x, q, size, tf.random.experimental.stateless_fold_in(seed, i), prior)
+            return estimators.log_mean_exp_accumulate(state, log_w)
 
-        def accumulate(state, log_w):
-            # Running log-sum-exp: (m, s) with Σ exp(log_w) = exp(m) · s, m a running max.
-            m, s = state
-            new_m = tf.maximum(m, tf.reduce_max(log_w, axis=0))
-            return new_m, s * tf.exp(m - new_m) + tf.reduce_sum(tf.exp(log_w - new_m), axis=0)
-
-        batch = tf.shape(x)[:1]
-        state = (tf.fill(batch, tf.constant(-np.inf, x.dtype)), tf.zeros(batch, x.dtype))
-        # The first chunk initializes the running max, so exp(m - new_m) never sees -inf - -inf.
-        state = accumulate(state, log_weights(0, chunk_size))
-        if num_full > 1:
-            _, state = tf.while_loop(
-                lambda i, _: i < num_full,
-                lambda i, st: (i + 1, accumulate(st, log_weights(i, chunk_size))),
-                (tf.constant(1), state),
-            )
-        if remainder:
-            state = accumulate(state, log_weights(num_full, remainder))
-        m, s = state
-        return m + tf.math.log(s) - math.log(num_samples)
+        num_full = num_samples // chunk_size
+        remainder = num_samples - num_full * chunk_size
+        state = estimators.log_mean_exp_init(tf.shape(x)[:1], x.dtype)
+        _, state = tf.while_loop(
+            lambda i, _: i < num_full,
+            lambda i, st: (i + 1, add_chunk(st, i, chunk_size)),
+            (tf.constant(0), state),
+        )
+        if tf.is_tensor(remainder):
+            state = tf.cond(remainder > 0, lambda: add_chunk(state, num_full, remainder),
+                            lambda: state)
+        elif remainder:
+            state = add_chunk(state, num_full, remainder)
+        return estimators.log_mean_exp_result(state)
 
     def log_importance_weights(self, x, q, num_samples, seed, prior=None):
         """log w_s = log p(x, z^s) − log q(z^s | x) for `num_samples` draws z^s ~ q, `[S, B]`.
@@ -412,12 +414,10 @@ class FlowVAE(keras.Model):
 
     def kl_weight(self, step=None):
         """β_t = min(1, β_0 + t / T) at optimizer step t (1 where warm-up is off)."""
-        if not self.warmup_steps:
-            return tf.constant(1.0, self.compute_dtype)
         if step is None:
-            step = self.optimizer.iterations
-        step = tf.cast(step, self.compute_dtype)
-        return tf.minimum(1.0, self.warmup_initial + step / float(self.warmup_steps))
+            step = self.optimizer.iterations if self.warmup_steps else 0
+        return schedules.linear_warmup(
+            tf.cast(step, self.compute_dtype), self.warmup_steps, self.warmup_initial)
 
     def _update_metrics(self, loss, reconstruction, kl):
         self.loss_tracker.update_state(loss)
@@ -436,27 +436,30 @@ class FlowVAE(keras.Model):
         self.optimizer.apply(grads, self.trainable_variables)
         return distribute.reducible_logs(self._update_metrics(loss, reconstruction, kl))
 
+    def _loss_terms(self, x, seed, beta, training):
+        """`(loss, reconstruction, kl)`: the batch means of the bound's terms over `num_samples`
+        draws and loss = β · kl − reconstruction (plus the layers' losses when training)."""
+        log_px, log_pz, log_q = self._bound_terms(x, seed, self.num_samples, training=training)
+        reconstruction = tf.reduce_mean(log_px)
+        kl = tf.reduce_mean(log_q - log_pz)
+        loss = beta * kl - reconstruction
+        if training and self.losses:
+            loss += tf.add_n(self.losses)
+        return loss, reconstruction, kl
+
     def _loss_and_grads(self, x, seed, beta):
         """This replica's gradient of the warmed-up negative ELBO, the loss and its terms."""
         with tf.GradientTape() as tape:
-            log_px, log_pz, log_q = self._bound_terms(x, seed, self.num_samples, training=True)
-            reconstruction = tf.reduce_mean(log_px)
-            kl = tf.reduce_mean(log_q - log_pz)
-            loss = beta * kl - reconstruction
-            if self.losses:
-                loss += tf.add_n(self.losses)
+            loss, reconstruction, kl = self._loss_terms(x, seed, beta, training=True)
             # The optimizer sums the replicas' gradients: each differentiates loss / R.
             scaled_loss = distribute.scale_loss(loss)
         return tape.gradient(scaled_loss, self.trainable_variables), loss, reconstruction, kl
 
     def test_step(self, data):
-        x = _unpack_x(data)
-        log_px, log_pz, log_q = self._bound_terms(
-            x, self._seed(None, self.eval_seed_generator), self.num_samples)
-        reconstruction = tf.reduce_mean(log_px)
-        kl = tf.reduce_mean(log_q - log_pz)
-        logs = self._update_metrics(kl - reconstruction, reconstruction, kl)
-        return distribute.reducible_logs(logs)
+        # The true bound (β = 1): the loss is the negative ELBO.
+        loss, reconstruction, kl = self._loss_terms(
+            _unpack_x(data), self._seed(None, self.eval_seed_generator), 1.0, training=False)
+        return distribute.reducible_logs(self._update_metrics(loss, reconstruction, kl))
 
     def predict_step(self, data):
         return self(_unpack_x(data), training=False)

@@ -10,14 +10,9 @@ MLPs with a 40-dimensional latent; any Keras model mapping `[B, 784] → [B, H]`
 
 import keras
 
+from tfp_nfvi.internal import validation
+
 __all__ = ["mlp_decoder", "mlp_encoder"]
-
-
-def _check_units(units, name):
-    units = tuple(units)
-    if not units or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units):
-        raise ValueError(f"`{name}` must be a non-empty sequence of positive ints, got {units!r}.")
-    return units
 
 
 def mlp_encoder(hidden_units=(512, 256), activation="relu", name="encoder"):
@@ -31,7 +26,12 @@ def mlp_encoder(hidden_units=(512, 256), activation="relu", name="encoder"):
     Returns:
       An unbuilt `keras.Sequential`.
     """
-    hidden_units = _check_units(hidden_units, "hidden_units")
+    hidden_units = validation.check_int_sequence(hidden_units, "hidden_units")
+    if not hidden_units:
+        raise ValueError(
+            "`hidden_units` of an encoder must be non-empty (its last width is the size H of "
+            "h), got ()."
+        )
     return keras.Sequential(
         [keras.layers.Dense(u, activation=activation, name=f"dense_{i}")
          for i, u in enumerate(hidden_units)],
@@ -44,14 +44,16 @@ def mlp_decoder(output_size, hidden_units=(256, 512), activation="relu", name="d
 
     Args:
       output_size: the number of likelihood parameters per example (784 Bernoulli logits).
-      hidden_units: hidden layer widths (may be empty for a linear decoder).
+      hidden_units: hidden layer widths (may be empty or None for a linear decoder).
       activation: a Keras activation for the hidden layers.
       name: the model's name.
 
     Returns:
       An unbuilt `keras.Sequential`.
     """
-    hidden_units = _check_units(hidden_units, "hidden_units") if hidden_units else ()
+    output_size = validation.check_positive_int(output_size, "output_size")
+    hidden_units = validation.check_int_sequence(
+        () if hidden_units is None else hidden_units, "hidden_units")
     layers = [keras.layers.Dense(u, activation=activation, name=f"dense_{i}")
               for i, u in enumerate(hidden_units)]
     layers.append(keras.layers.Dense(output_size, name="logits"))

@@ -27,6 +27,9 @@ import os
 import keras
 import tensorflow as tf
 
+from tfp_nfvi.internal import seeds
+from tfp_nfvi.internal import validation
+
 __all__ = [
     "SEED_DEFAULT",
     "export_saved_model",
@@ -41,7 +44,8 @@ _INT32_MAX = 2**31 - 1
 def stateless_seed(seed):
     """Maps the `seed` input of a signature to a TFP stateless seed (`int32`, shape `[2]`).
 
-    `seed >= 0` gives `[seed, 0]`; `seed < 0` gives two integers drawn uniformly from
+    `seed >= 0` gives `[seed, 0]` (the package's int -> stateless-seed convention,
+    `tfp_nfvi.internal.seeds`); `seed < 0` gives two integers drawn uniformly from
     `[0, 2³¹ − 1)` by an OS-seeded op, a fresh seed on every call.
 
     Args:
@@ -58,8 +62,7 @@ def stateless_seed(seed):
         seed=0,
         seed2=0,
     )
-    fixed = tf.stack([seed, tf.zeros_like(seed)])
-    return tf.where(seed >= 0, fixed, fresh)
+    return tf.where(seed >= 0, seeds.stateless_seed(seed), fresh)
 
 
 def _default_seed():
@@ -143,11 +146,9 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
             f"export_saved_model supports the 'bernoulli' likelihood, `model` uses "
             f"{model.likelihood_name!r}."
         )
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"`num_samples` must be a positive integer, got {num_samples!r}.")
-    chunk_size = 100 if chunk_size is None else chunk_size
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size!r}.")
+    validation.check_positive_int(num_samples, "num_samples")
+    chunk_size = validation.check_positive_int(
+        100 if chunk_size is None else chunk_size, "chunk_size")
     data_shape = [None, model.event_size]
     latent_shape = [None, model.latent_dim]
     dtype = tf.as_dtype(model.compute_dtype)
@@ -168,8 +169,8 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
     def log_likelihood(
         x, num_samples=tf.constant(num_samples, tf.int32), seed=_default_seed()
     ):
-        estimate = _importance_sampled_log_likelihood(
-            model,
+        # The model's own estimator with a run-time S (see `FlowVAE.importance_log_likelihood`).
+        estimate = model.importance_log_likelihood(
             _checked_shape(x, "x", data_shape),
             _checked_count(num_samples, "num_samples", minimum=1),
             stateless_seed(seed),
@@ -199,30 +200,6 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
     archive.add_endpoint("sample", sample, [_spec([], tf.int32, "n"), seed_spec])
     archive.write_out(export_dir, verbose=False)
     return export_dir
-
-
-def _importance_sampled_log_likelihood(model, x, num_samples, seed, chunk_size):
-    """log (1/S) Σ_s p(x, z_s)/q(z_s|x) for a run-time `S`, `chunk_size` draws at a time.
-
-    Chunk `i` draws `min(chunk_size, S − i·chunk_size)` samples with the seed
-    `stateless_fold_in(seed, i)`, as `FlowVAE.log_likelihood` does, so the two agree for the
-    same seed and chunk size. Each chunk's log-sum-exp is folded into a running one; memory
-    grows with `chunk_size · B`, not with `S`.
-    """
-    q = model.posterior_distribution(x)
-    prior = model.prior_distribution(x.dtype)
-    num_chunks = (num_samples + chunk_size - 1) // chunk_size
-
-    def body(i, total):
-        size = tf.minimum(chunk_size, num_samples - i * chunk_size)
-        log_w = model.log_importance_weights(
-            x, q, size, tf.random.experimental.stateless_fold_in(seed, i), prior)
-        chunk = tf.reduce_logsumexp(log_w, axis=0)
-        return i + 1, tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
-
-    total = tf.fill(tf.shape(x)[:1], tf.constant(-float("inf"), x.dtype))
-    _, total = tf.while_loop(lambda i, _: i < num_chunks, body, (tf.constant(0), total))
-    return total - tf.math.log(tf.cast(num_samples, x.dtype))
 
 
 def export_surrogate_saved_model(surrogate, export_dir, overwrite=False):

@@ -14,6 +14,7 @@ from tfp_nfvi.targets.quadrature import GridDivergences
 from tfp_nfvi.targets.quadrature import LogNormalizer
 from tfp_nfvi.targets.quadrature import box_grid
 from tfp_nfvi.targets.quadrature import grid_divergences
+from tfp_nfvi.targets.quadrature import grid_log_density
 from tfp_nfvi.targets.quadrature import log_normalizer
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "box_grid",
     "energy",
     "grid_divergences",
+    "grid_log_density",
     "log_normalizer",
     "log_window",
     "target_log_prob_fn",

@@ -38,6 +38,8 @@ import math
 
 import tensorflow as tf
 
+from tfp_nfvi.internal import numerics
+
 __all__ = [
     "BOX",
     "ENERGY_NAMES",
@@ -66,14 +68,6 @@ def _half_square(x, scale):
     return 0.5 * tf.square(x / scale)
 
 
-def _safe_norm(z):
-    """‖z‖ over the last axis, with gradient 0 (not NaN) at z = 0."""
-    squared = tf.reduce_sum(tf.square(z), axis=-1)
-    positive = squared > 0.0
-    safe = tf.sqrt(tf.where(positive, squared, tf.ones_like(squared)))
-    return tf.where(positive, safe, tf.zeros_like(squared))
-
-
 def _w1(z1):
     return tf.sin(2.0 * math.pi * z1 / 4.0)
 
@@ -96,7 +90,7 @@ def _neg_logaddexp_of_half_squares(a, scale_a, b, scale_b):
 def u1(z):
     """U1: a ring of radius 2 with two modes at z1 = ±2."""
     z, z1, _ = _split(z)
-    ring = _half_square(_safe_norm(z) - 2.0, 0.4)
+    ring = _half_square(numerics.safe_norm(z) - 2.0, 0.4)
     return ring + _neg_logaddexp_of_half_squares(z1 - 2.0, 0.6, z1 + 2.0, 0.6)
 
 

@@ -28,8 +28,8 @@ __all__ = [
     "GridDivergences",
     "LogNormalizer",
     "box_grid",
-    "evaluate_on_grid",
     "grid_divergences",
+    "grid_log_density",
     "log_normalizer",
 ]
 
@@ -82,26 +82,30 @@ def box_grid(num_points, box=energies.BOX):
     return np.stack([z1, z2], axis=-1), h * h, coords
 
 
-def evaluate_on_grid(fn, points, dtype):
-    """fn at points [..., 2] (evaluated in chunks, in `dtype`) as a float64 array of shape [...]."""
+def grid_log_density(log_prob_fn, num_points, box=energies.BOX, dtype=tf.float64):
+    """`log_prob_fn` at the cell centres of `box_grid(num_points, box)`, float64 `[n, n]`.
+
+    The n² points are passed to `log_prob_fn` as `dtype` tensors of shape `[m, 2]`, at most
+    65,536 at a time (so memory stays bounded for fine grids); entry `[i, j]` is the value at
+    `points[i, j]` (the `imshow` layout of `box_grid`).
+    """
+    points, _, _ = box_grid(num_points, box)
     flat = points.reshape(-1, 2)
     values = [
-        tf.cast(fn(tf.constant(flat[i : i + _CHUNK], dtype=dtype)), tf.float64).numpy()
+        tf.cast(log_prob_fn(tf.constant(flat[i : i + _CHUNK], dtype=dtype)), tf.float64).numpy()
         for i in range(0, flat.shape[0], _CHUNK)
     ]
     return np.concatenate(values).reshape(points.shape[:-1])
 
 
-def _logsumexp(x):
-    finite_max = np.max(x)
-    if not np.isfinite(finite_max):
-        return finite_max
-    return finite_max + math.log(np.sum(np.exp(x - finite_max)))
+def _log_integral(log_values, cell_area):
+    """log(h² Σᵢ exp(log_values[i])), the midpoint rule in log space (−inf if all are −inf)."""
+    return float(tf.reduce_logsumexp(tf.constant(log_values, tf.float64))) + math.log(cell_area)
 
 
 def _log_z_on_grid(log_prob_fn, num_points, box):
-    points, cell_area, _ = box_grid(num_points, box)
-    return _logsumexp(evaluate_on_grid(log_prob_fn, points, tf.float64)) + math.log(cell_area)
+    _, cell_area, _ = box_grid(num_points, box)
+    return _log_integral(grid_log_density(log_prob_fn, num_points, box), cell_area)
 
 
 def log_normalizer(log_prob_fn, box=energies.BOX, num_points=512):
@@ -140,11 +144,11 @@ def grid_divergences(
     Returns:
       `GridDivergences` (see its docstring) of Python floats.
     """
-    points, cell_area, _ = box_grid(num_points, box)
-    log_p = evaluate_on_grid(target_log_prob_fn, points, tf.float64)
-    log_z = _logsumexp(log_p) + math.log(cell_area)
+    _, cell_area, _ = box_grid(num_points, box)
+    log_p = grid_log_density(target_log_prob_fn, num_points, box)
+    log_z = _log_integral(log_p, cell_area)
     log_p = log_p - log_z
-    log_q = evaluate_on_grid(surrogate_log_prob_fn, points, surrogate_dtype)
+    log_q = grid_log_density(surrogate_log_prob_fn, num_points, box, surrogate_dtype)
     p, q = np.exp(log_p), np.exp(log_q)
     # Cells where p underflows to 0 contribute 0 · (…) = 0 to KL(p ‖ q).
     terms = np.where(p > 0.0, p * (log_p - log_q), 0.0)

@@ -82,8 +82,7 @@ def plot_densities(panels, path=None, num_points=200, title=None):
                 ax.axis("off")
                 continue
             label, log_prob_fn, dtype = row[c]
-            points, _, _ = targets.box_grid(num_points)
-            log_density = quadrature.evaluate_on_grid(log_prob_fn, points, dtype)
+            log_density = quadrature.grid_log_density(log_prob_fn, num_points, dtype=dtype)
             density = np.exp(log_density - np.max(log_density))
             ax.imshow(density, origin="lower", extent=(lo, hi, lo, hi), cmap="viridis")
             ax.set_title(label, fontsize=8)
