@@ -8,7 +8,6 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from tfp_nfvi import bijectors  # pylint: disable=g-import-not-at-top,unused-import
 from tfp_nfvi import flows  # pylint: disable=g-import-not-at-top
 
 
