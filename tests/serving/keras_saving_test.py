@@ -28,6 +28,8 @@ SPECS = [
     "realnvp*2",
     "planar,radial,maf,realnvp,iaf",
     [("planar", 1), ("iaf", 1)],
+    "sylvester_o(m=2)*2,sylvester_h(k=2),sylvester_t*2",
+    "householder*2,nsf_coupling(bins=4),nsf_iaf(bins=4)",
 ]
 
 

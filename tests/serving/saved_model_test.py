@@ -389,3 +389,26 @@ def test_saved_model_cli_run_with_the_seed_left_out(vae_export, tmp_path):
         np.testing.assert_allclose(np.load(tmp_path / f"{key}.npy"), ref["encode"][key],
                                    rtol=1e-5)
     assert np.load(tmp_path / "z.npy").shape == (BATCH, LATENT)
+
+
+def test_every_flow_kind_serves_without_tfp_nfvi(tmp_path):
+    """The newer step kinds (Björck loops, Householder products, splines) export too."""
+    vae = models.FlowVAE(
+        latent_dim=3, flow="sylvester_o(m=2),sylvester_h(k=2),sylvester_t,householder,"
+        "nsf_coupling(bins=4),nsf_iaf(bins=4)", event_size=DATA, encoder_units=(16,),
+        decoder_units=(16,), seed=0, posterior_kwargs={"hidden_units": (8,)})
+    vae(np.zeros((1, DATA), np.float32))
+    vae.compile(jit_compile=False)
+    x = (np.random.default_rng(1).random((BATCH, DATA)) < 0.4).astype(np.float32)
+    z, log_q = (t.numpy() for t in vae.encode(x, seed=TFP_SEED)[:2])
+    ll = vae.log_likelihood(x, num_samples=8, seed=TFP_SEED, chunk_size=4).numpy()
+    export_dir = str(tmp_path / "saved_model")
+    serving.export_saved_model(vae, export_dir, num_samples=8, chunk_size=4)
+    result = _run_without_tfp_nfvi(tmp_path, [
+        (export_dir, "encode", {"x": x, "seed": np.int32(SEED)}),
+        (export_dir, "log_likelihood", {"x": x, "num_samples": np.int32(8),
+                                        "seed": np.int32(SEED)}),
+    ])
+    assert result["leaked"] == []
+    _assert_answer(result["answers"][0], {"z": z, "log_q": log_q}, rtol=1e-4, atol=1e-4)
+    _assert_answer(result["answers"][1], {"log_likelihood": ll}, rtol=1e-4, atol=1e-3)

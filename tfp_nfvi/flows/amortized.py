@@ -17,25 +17,17 @@ inverses. Seeds are TFP stateless seeds (`int32` tensors of shape `[2]`); conver
 """
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from tfp_nfvi.flows import flow as flow_lib
+from tfp_nfvi.internal import seeds
+from tfp_nfvi.internal import validation
 
 __all__ = ["AmortizedFlowPosterior", "to_tfp_seed"]
 
 
-def to_tfp_seed(seed):
-    """Converts a seed to TFP's stateless form (an `int32` tensor of shape `[2]`).
-
-    `keras.random.SeedGenerator(...).next()` yields an `int64` seed, which TFP's samplers
-    reject; this keeps its low 32 bits (a wrap-around cast, fine under `jit_compile`).
-    Python ints and `None` pass through unchanged.
-    """
-    if seed is None or isinstance(seed, int):
-        return seed
-    seed = tf.convert_to_tensor(seed)
-    return seed if seed.dtype == tf.int32 else tf.cast(seed, tf.int32)
+# The package's one int -> stateless-seed convention (an int `s` means `[s, 0]`; int64
+# seeds from `keras.random.SeedGenerator` keep their low 32 bits), under its v0.1 name.
+to_tfp_seed = seeds.stateless_seed
 
 
 @keras.saving.register_keras_serializable(package="tfp_nfvi")
@@ -79,12 +71,8 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         seed=None,
         **kwargs,
     ):
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or (
-            latent_dim < 1
-        ):
-            raise ValueError(f"`latent_dim` must be a positive integer, got {latent_dim!r}.")
         super().__init__(
-            latent_dim, flow=flow, hidden_units=hidden_units, activation=activation,
+            validation.check_positive_int(latent_dim, "latent_dim"), flow=flow, hidden_units=hidden_units, activation=activation,
             log_scale_clip=log_scale_clip, min_scale=min_scale,
             head_init_scale=head_init_scale, validate_args=validate_args, seed=seed, **kwargs)
         self.latent_dim = self.event_size

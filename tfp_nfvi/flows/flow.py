@@ -40,6 +40,8 @@ import tensorflow_probability as tfp
 from tfp_nfvi.flows import registry
 from tfp_nfvi.flows import spec as spec_lib
 from tfp_nfvi.flows import step as step_lib
+from tfp_nfvi.internal import seeds
+from tfp_nfvi.internal import validation
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -68,19 +70,6 @@ def spec_to_config(flow):
     if flow is None or isinstance(flow, str):
         return flow
     return [list(step) for step in spec_lib.parse_flow_spec(flow)]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def _derived_seed(seed, index):
-    """An independent 30-bit int seed for part `index` of a layer seeded with `seed`."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([int(seed), index]).generate_state(1)[0] % 2**30)
 
 
 @keras.saving.register_keras_serializable(package="tfp_nfvi")
@@ -132,10 +121,10 @@ class Flow(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.event_size = _check_positive_int(event_size, "event_size")
+        self.event_size = validation.check_positive_int(event_size, "event_size")
         self.flow = spec_to_config(flow)
         self._names = spec_lib.expand_flow_spec(flow)
-        self.hidden_units = tuple(_check_positive_int(u, "hidden_units") for u in hidden_units)
+        self.hidden_units = validation.check_int_sequence(hidden_units, "hidden_units")
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
         self.min_scale = float(min_scale)
@@ -181,7 +170,7 @@ class Flow(keras.layers.Layer):
             }
             kind_index = sum(1 for other, _ in self._kinds[:k] if other == kind)
             steps.append(cls(
-                self.event_size, seed=_derived_seed(self.seed, k + 2), kind_index=kind_index,
+                self.event_size, seed=seeds.derived_seed(self.seed, k + 2), kind_index=kind_index,
                 validate_args=self.validate_args, dtype=self.dtype_policy,
                 name=f"{kind}_{k}", **kwargs, **spec_options))
         return steps
@@ -212,7 +201,7 @@ class Flow(keras.layers.Layer):
                 self.base_head = keras.layers.Dense(
                     2 * d, name="base_head", dtype=self.dtype_policy,
                     kernel_initializer=keras.initializers.GlorotUniform(
-                        seed=_derived_seed(self.seed, 0)))
+                        seed=seeds.derived_seed(self.seed, 0)))
                 self.base_head.build(context_shape)
             num_params = sum(
                 s.num_params for s in steps if isinstance(s, step_lib.ParameterizedStep))
@@ -221,7 +210,7 @@ class Flow(keras.layers.Layer):
                     num_params,
                     kernel_initializer=keras.initializers.VarianceScaling(
                         scale=self.head_init_scale**2, mode="fan_in",
-                        distribution="truncated_normal", seed=_derived_seed(self.seed, 1)),
+                        distribution="truncated_normal", seed=seeds.derived_seed(self.seed, 1)),
                     name="flow_head", dtype=self.dtype_policy,
                 )
                 self.flow_head.build(context_shape)

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_nfvi.internal import validation
+
 __all__ = ["CouplingNetwork", "MADE", "made_masks"]
 
 
@@ -62,12 +64,6 @@ def made_masks(event_size, hidden_units, num_outputs_per_input=2):
     return masks
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 class _ShiftLogScaleNetwork(keras.layers.Layer):
     """An MLP `x (+ context) -> (shift, log_scale)` with optional weight masks.
 
@@ -90,12 +86,13 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         self.seed = seed
         self.params_per_output = (
             None if params_per_output is None
-            else _check_positive_int(params_per_output, "params_per_output"))
-        self.hidden_units = tuple(_check_positive_int(u, "hidden_units") for u in hidden_units)
+            else validation.check_positive_int(params_per_output, "params_per_output"))
+        self.hidden_units = validation.check_int_sequence(hidden_units, "hidden_units")
         if not self.hidden_units:
             raise ValueError("`hidden_units` must name at least one hidden layer, got ().")
         self.context_size = (
-            None if context_size is None else _check_positive_int(context_size, "context_size")
+            None if context_size is None
+            else validation.check_positive_int(context_size, "context_size")
         )
         self.activation = keras.activations.get(activation)
         self.log_scale_clip = float(log_scale_clip)
@@ -226,7 +223,7 @@ class MADE(_ShiftLogScaleNetwork):
 
     def __init__(self, event_size, hidden_units=(64, 64), **kwargs):
         super().__init__(hidden_units=hidden_units, **kwargs)
-        self.event_size = _check_positive_int(event_size, "event_size")
+        self.event_size = validation.check_positive_int(event_size, "event_size")
         self._input_size = self._output_size = self.event_size
 
     def _masks(self):
@@ -254,8 +251,8 @@ class CouplingNetwork(_ShiftLogScaleNetwork):
 
     def __init__(self, num_masked, output_units, hidden_units=(64, 64), **kwargs):
         super().__init__(hidden_units=hidden_units, **kwargs)
-        self.num_masked = _check_positive_int(num_masked, "num_masked")
-        self.output_units = _check_positive_int(output_units, "output_units")
+        self.num_masked = validation.check_positive_int(num_masked, "num_masked")
+        self.output_units = validation.check_positive_int(output_units, "output_units")
         self._input_size, self._output_size = self.num_masked, self.output_units
 
     def get_config(self):

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["stateless_seed"]
+__all__ = ["derived_seed", "stateless_seed"]
 
 
 def stateless_seed(seed):
@@ -49,3 +49,16 @@ def stateless_seed(seed):
             f"{tensor.shape}."
         )
     return tensor
+
+
+def derived_seed(seed, index):
+    """An independent int seed in [0, 2³⁰) for part `index` of something seeded with `seed`.
+
+    Layers give each weight initializer its own seed this way, so one user-facing `seed`
+    decides every initial weight without two parts sharing a stream (`seed + index` would
+    make part 1 of seed 0 and part 0 of seed 1 identical). `None` stays `None` (Keras's
+    global random state).
+    """
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % 2**30)

@@ -99,7 +99,9 @@ class FlowVAE(keras.Model):
       num_samples: posterior samples per example in the training bound.
       warmup_steps: T in β_t = min(1, β_0 + t / T); 0 or None switches warm-up off (β = 1).
       warmup_initial: β_0.
-      seed: int seed of the training and evaluation seed streams (None: random).
+      seed: int seed of the initial weights (of the default encoder and decoder and of the
+        posterior) and of the training and evaluation seed streams. None: random; the
+        weights then follow Keras's global random state (`keras.utils.set_random_seed`).
       posterior_kwargs: extra arguments of `AmortizedFlowPosterior` (e.g. `hidden_units` of
         MADE networks, `min_scale`).
       **kwargs: `keras.Model` arguments (name, dtype, ...).
@@ -146,11 +148,15 @@ class FlowVAE(keras.Model):
         self.decoder_units = validation.check_int_sequence(decoder_units, "decoder_units")
         self._custom_encoder = encoder is not None
         self._custom_decoder = decoder is not None
-        self.encoder = encoder or networks.mlp_encoder(self.encoder_units, activation)
-        self.decoder = decoder or networks.mlp_decoder(num_params, self.decoder_units, activation)
+        # `seed` decides every initial weight: each part gets its own derived seed.
+        self.encoder = encoder or networks.mlp_encoder(
+            self.encoder_units, activation, seed=seeds.derived_seed(seed, 0))
+        self.decoder = decoder or networks.mlp_decoder(
+            num_params, self.decoder_units, activation, seed=seeds.derived_seed(seed, 1))
         self.posterior_kwargs = dict(posterior_kwargs or {})
         self.posterior = flows.AmortizedFlowPosterior(
-            self.latent_dim, flow=self.flow_spec, name="posterior", **self.posterior_kwargs
+            self.latent_dim, flow=self.flow_spec, name="posterior",
+            **{"seed": seeds.derived_seed(seed, 2), **self.posterior_kwargs}
         )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="train_seed")

@@ -10,18 +10,24 @@ MLPs with a 40-dimensional latent; any Keras model mapping `[B, 784] → [B, H]`
 
 import keras
 
+from tfp_nfvi.internal import seeds
 from tfp_nfvi.internal import validation
 
 __all__ = ["mlp_decoder", "mlp_encoder"]
 
 
-def mlp_encoder(hidden_units=(512, 256), activation="relu", name="encoder"):
+def _kernel_initializer(seed, index):
+    return keras.initializers.GlorotUniform(seed=seeds.derived_seed(seed, index))
+
+
+def mlp_encoder(hidden_units=(512, 256), activation="relu", name="encoder", seed=None):
     """`x ↦ h`: `Dense(u, activation)` for each `u` in `hidden_units`.
 
     Args:
       hidden_units: layer widths; the last is the size `H` of `h`.
       activation: a Keras activation for every layer.
       name: the model's name.
+      seed: int seed of the (Glorot uniform) initial kernels; None: Keras's global RNG.
 
     Returns:
       An unbuilt `keras.Sequential`.
@@ -33,13 +39,15 @@ def mlp_encoder(hidden_units=(512, 256), activation="relu", name="encoder"):
             "h), got ()."
         )
     return keras.Sequential(
-        [keras.layers.Dense(u, activation=activation, name=f"dense_{i}")
+        [keras.layers.Dense(u, activation=activation, name=f"dense_{i}",
+                            kernel_initializer=_kernel_initializer(seed, i))
          for i, u in enumerate(hidden_units)],
         name=name,
     )
 
 
-def mlp_decoder(output_size, hidden_units=(256, 512), activation="relu", name="decoder"):
+def mlp_decoder(output_size, hidden_units=(256, 512), activation="relu", name="decoder",
+                seed=None):
     """`z ↦ η`: hidden `Dense(u, activation)` layers, then a linear `Dense(output_size)`.
 
     Args:
@@ -47,6 +55,7 @@ def mlp_decoder(output_size, hidden_units=(256, 512), activation="relu", name="d
       hidden_units: hidden layer widths (may be empty or None for a linear decoder).
       activation: a Keras activation for the hidden layers.
       name: the model's name.
+      seed: int seed of the (Glorot uniform) initial kernels; None: Keras's global RNG.
 
     Returns:
       An unbuilt `keras.Sequential`.
@@ -54,7 +63,10 @@ def mlp_decoder(output_size, hidden_units=(256, 512), activation="relu", name="d
     output_size = validation.check_positive_int(output_size, "output_size")
     hidden_units = validation.check_int_sequence(
         () if hidden_units is None else hidden_units, "hidden_units")
-    layers = [keras.layers.Dense(u, activation=activation, name=f"dense_{i}")
+    layers = [keras.layers.Dense(u, activation=activation, name=f"dense_{i}",
+                                 kernel_initializer=_kernel_initializer(seed, i))
               for i, u in enumerate(hidden_units)]
-    layers.append(keras.layers.Dense(output_size, name="logits"))
+    layers.append(keras.layers.Dense(
+        output_size, name="logits",
+        kernel_initializer=_kernel_initializer(seed, len(hidden_units))))
     return keras.Sequential(layers, name=name)
