@@ -306,7 +306,7 @@ def test_root_search_converges_in_few_iterations_even_near_a_fold(dtype):
     one_plus_c = np.logaddexp(0.0, rng.normal(size=5000) * 4)
     q = rng.normal(size=5000) * 3
     q[:50] = rng.normal(size=50) * 1e-6  # Roots at the fold's inflection point x ≈ 0.
-    args = [tf.constant(v.astype(dtype)) for v in (q, one_plus_c - 1, one_plus_c)]
+    args = [tf.constant(v.astype(dtype)) for v in (q, one_plus_c - 1, one_plus_c, np.log(one_plus_c))]
     x, steps = planar_lib._find_root(*args)  # pylint: disable=protected-access
     assert int(steps) <= 12
     q64, c64 = [a.numpy().astype(np.float64) for a in args[:2]]
