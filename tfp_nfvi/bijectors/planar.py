@@ -99,32 +99,51 @@ def _log_abs_det(x, one_plus_c, log_one_plus_c):
     a sum of non-negative terms. Finite, with finite gradients, for all x; it equals
     log(1 + c) at x = 0 and tends to 0 as |x| → ∞.
 
-    At a fold, 1 + c = softplus(wᵀu) may be subnormal or 0 (wᵀu ≲ −87 in float32, −708 in
-    float64) while its log `log_one_plus_c` is finite. Then, for |x| < √eps/2 (where
-    tanh²x = x² and cosh²x = 1 to within eps), the value is log(x² + (1 + c)), evaluated in
-    log space as logaddexp(2·log|x|, log(1 + c)): log(1 + c) at x = 0 instead of log(0).
-    Elsewhere the first form is exact: for |x| ≥ √eps/2 the term 4e(1 + c) < 4·tiny/eps is
-    below the rounding of expm1(−2|x|)² ≥ eps.
+    At a fold, σ = 1 + c = softplus(wᵀu) may be subnormal or 0 (wᵀu ≲ −87 in float32, −708
+    in float64) while its log `log_one_plus_c` (L) is finite. For such flows (σ < tiny/eps)
+    and |x| < x₀ = 2·√tiny/eps (1.8e-12 in float32), where tanh²x = x² and cosh²x = 1 to
+    far below eps, the value is log(x² + σ), evaluated with both terms scaled by e^{2ℓ}:
+
+      log(x² + σ) = log((x·e^ℓ)² + e^{L + 2ℓ}) − 2ℓ,   ℓ = clip((log(tiny/eps) − L)/2, 0, K),
+
+    with e^K = eps/(x₀·√tiny), so that for every normal x ≠ 0 (TensorFlow flushes subnormals
+    to zero on CPU) eps²/2 ≤ x·e^ℓ ≤ eps/√tiny: neither its square nor the reciprocal that
+    the gradient of the log takes comes near the ends of the normal range. e^{L + 2ℓ} =
+    tiny/eps unless L is so low (L < log(tiny/eps) − 2K) that it is below the rounding of
+    (x·e^ℓ)² (it is floored at tiny, < 1e-9 of that). At x = 0 the value is L itself. For |x| ≥ x₀ the first form is exact to eps/4
+    (4σ ≤ 4·tiny/eps against expm1(−2|x|)² ≥ 16·tiny/eps²). The two forms share one `log`,
+    so a flow away from any fold pays only a few selects.
     """
     np_dtype = x.dtype.as_numpy_dtype
-    eps, tiny = np.finfo(np_dtype).eps, np.finfo(np_dtype).tiny
+    info = np.finfo(np_dtype)
+    log_sigma_min = np.log(info.tiny / info.eps)
+    x0 = np_dtype(2 * np.sqrt(info.tiny) / info.eps)
+    max_scale = np.log(info.eps / (x0 * np.sqrt(info.tiny)))
+    # Per flow. ℓ is a constant for autodiff: the value does not depend on it, so this is
+    # exact, and it keeps the backward pass to one reduction per flow for σ (as without the
+    # fold form; each per-flow tensor met per element costs a reduction in the gradient).
+    near_fold = log_one_plus_c < log_sigma_min
+    log_scale = tf.stop_gradient(
+        tf.clip_by_value((log_sigma_min - log_one_plus_c) / 2, 0, max_scale))
+    # σ, or for a fold flow e^{L + 2ℓ} (= tiny/eps unless L is below log(tiny/eps) − 2K); the
+    # first form uses it too, which for |x| ≥ x₀ changes its value by < eps/4.
+    sigma = tf.where(
+        near_fold, tf.maximum(tf.exp(log_one_plus_c + 2 * log_scale), info.tiny), one_plus_c)
+    # Per element: the two forms share one `log`; each tf.where branch sees only arguments
+    # whose value and gradient are finite.
     abs_x = tf.abs(x)
     abs_x2 = -2 * abs_x
     e = tf.exp(abs_x2)
-    fold = (log_one_plus_c < np.log(tiny / eps)) & (abs_x < np.sqrt(eps) / 2)
-    # Both branches are computed (tf.where); each sees only inputs with finite gradients.
-    main = tf.math.log(
-        tf.square(tf.math.expm1(abs_x2)) + 4 * e * tf.where(fold, tf.ones_like(one_plus_c), one_plus_c)) - 2 * (
-            tf.math.log1p(e))
-    # log|x| via |x|/eps, which is normal even for subnormal x, so that the gradient's 1/|x|
-    # does not overflow before it meets its (small) cotangent.
-    safe_abs_x = tf.where(fold & (x != 0), abs_x, tf.ones_like(abs_x))
-    log_x_sq = tf.where(
-        x == 0, np_dtype(-np.inf), 2 * (tf.math.log(safe_abs_x / eps) + np.log(eps)))
-    return tf.where(fold, tfp.math.log_add_exp(log_x_sq, log_one_plus_c), main)
+    fold = near_fold & (abs_x < x0)
+    scaled_x = tf.minimum(abs_x, x0) * tf.exp(log_scale)
+    argument = tf.where(
+        fold, tf.square(scaled_x) + sigma, tf.square(tf.math.expm1(abs_x2)) + 4 * e * sigma)
+    offset = tf.where(fold, -2 * log_scale, -2 * tf.math.log1p(e))
+    # At x = 0 the value is L itself, also where e^{L + 2ℓ} underflows.
+    return tf.where(fold & (x == 0), log_one_plus_c, tf.math.log(argument) + offset)
 
 
-def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat,
+def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat=None,
                max_iterations=_MAX_ROOT_ITERATIONS):
     """Solves g(x) = x + c·tanh(x) − q = 0 (c = wᵀû > −1) for every element; returns (x, steps).
 
@@ -139,9 +158,15 @@ def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat,
     `tfp.math.find_root_chandrupatla` was the first choice, but compiled with XLA it returned
     NaN for an element of a large batch whose root it finds in eager mode, so this
     solver only ever divides by g' > 0.
+
+    `log_one_plus_wu_hat` is log(1 + c), which stays finite at a fold where 1 + c underflows
+    (see `_log_abs_det`); it is computed from `one_plus_wu_hat` when omitted. Where g'
+    underflows the Newton step is not finite and the step bisects.
     """
     eps = np.finfo(target.dtype.as_numpy_dtype).eps
     q, c, one_plus_c, log_one_plus_c = target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat
+    if log_one_plus_c is None:  # Callers that do not reach the fold (1 + c is normal).
+        log_one_plus_c = tf.math.log(one_plus_c)
     low, high = q - tf.abs(c), q + tf.abs(c)
     x = tf.clip_by_value(q - c * tf.tanh(q), low, high)
     width = high - low
@@ -150,7 +175,6 @@ def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat,
         g = x + c * tf.tanh(x) - q
         low = tf.where(g <= 0, x, low)
         high = tf.where(g >= 0, x, high)
-        # Where g' underflows (a fold) this is inf or NaN, and bisection is taken below.
         newton_dx = g * tf.exp(-_log_abs_det(x, one_plus_c, log_one_plus_c))
         newton = x - newton_dx
         # Newton's step, unless it leaves the bracket or shrinks slower than bisection would
