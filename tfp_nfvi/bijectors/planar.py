@@ -110,9 +110,10 @@ def _log_abs_det(x, one_plus_c, log_one_plus_c):
     to zero on CPU) eps²/2 ≤ x·e^ℓ ≤ eps/√tiny: neither its square nor the reciprocal that
     the gradient of the log takes comes near the ends of the normal range. e^{L + 2ℓ} =
     tiny/eps unless L is so low (L < log(tiny/eps) − 2K) that it is below the rounding of
-    (x·e^ℓ)² (it is floored at tiny, < 1e-9 of that). At x = 0 the value is L itself. For |x| ≥ x₀ the first form is exact to eps/4
-    (4σ ≤ 4·tiny/eps against expm1(−2|x|)² ≥ 16·tiny/eps²). The two forms share one `log`,
-    so a flow away from any fold pays only a few selects.
+    (x·e^ℓ)² (it is floored at tiny, < 1e-9 of that). At x = 0 the value is L itself. For
+    |x| ≥ x₀ the first form is exact to eps/4 (4σ ≤ 4·tiny/eps against expm1(−2|x|)² ≥
+    16·tiny/eps²). The two forms share one `log`, so a flow away from any fold pays only a
+    few selects.
     """
     np_dtype = x.dtype.as_numpy_dtype
     info = np.finfo(np_dtype)
