@@ -306,10 +306,136 @@ def test_root_search_converges_in_few_iterations_even_near_a_fold(dtype):
     one_plus_c = np.logaddexp(0.0, rng.normal(size=5000) * 4)
     q = rng.normal(size=5000) * 3
     q[:50] = rng.normal(size=50) * 1e-6  # Roots at the fold's inflection point x ≈ 0.
-    args = [tf.constant(v.astype(dtype)) for v in (q, one_plus_c - 1, one_plus_c)]
+    args = [tf.constant(v.astype(dtype)) for v in (q, one_plus_c - 1, one_plus_c, np.log(one_plus_c))]
     x, steps = planar_lib._find_root(*args)  # pylint: disable=protected-access
     assert int(steps) <= 12
     q64, c64 = [a.numpy().astype(np.float64) for a in args[:2]]
     x = x.numpy().astype(np.float64)
     residual = np.abs(x + c64 * np.tanh(x) - q64) / (1 + np.abs(q64) + np.abs(c64))
     assert residual.max() < 8 * np.finfo(dtype).eps
+
+
+# ---- Exact points: the fold and tiny w ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype, w_dot_u", [(np.float32, -110.0), (np.float64, -800.0)])
+def test_fold_where_one_plus_w_dot_u_hat_underflows(dtype, w_dot_u):
+    """wᵀu = −110 (float32) or −800 (float64): 1 + wᵀû = softplus(wᵀu) underflows to 0.
+
+    At y = 0 (wᵀy + b = 0) the exact inverse is 0 (f(0) = 0 + û·tanh(0)), the forward
+    log-det at 0 is log softplus(wᵀu) = wᵀu to within e^{wᵀu}, and the inverse log-det is its
+    negative. These were [[nan, nan]], −inf and nan.
+    """
+    bijector = Planar(np.array([w_dot_u / 10, 0.0], dtype), np.array([10.0, 0.0], dtype),
+                      dtype(0.0))
+    zero = np.zeros([1, 2], dtype)
+    np.testing.assert_array_equal(bijector.inverse(zero).numpy(), zero)
+    np.testing.assert_allclose(bijector.forward_log_det_jacobian(zero, 1).numpy(), [w_dot_u])
+    np.testing.assert_allclose(bijector.inverse_log_det_jacobian(zero, 1).numpy(), [-w_dot_u])
+    base = tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(2, dtype))
+    log_prob = tfp.distributions.TransformedDistribution(base, bijector).log_prob(zero)
+    np.testing.assert_allclose(log_prob.numpy(), base.log_prob(zero).numpy() - w_dot_u)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_det_near_the_fold_matches_a_high_precision_reference(dtype):
+    """log(1 + (1 − tanh²x)·wᵀû) and its gradients against 50-digit arithmetic, for wᵀu from
+    −1e6 (far past underflow) to 30 and x from 0 to 20, including x ≈ √softplus(wᵀu), where
+    the two terms of tanh²x + softplus(wᵀu)·sech²x are equal.
+
+    Tolerance: 8 eps relative to max(1, |value|), the rounding of a few operations.
+    """
+    mpmath = pytest.importorskip("mpmath")
+    from tfp_nfvi.bijectors import planar as planar_lib  # pylint: disable=g-import-not-at-top
+
+    mpmath.mp.dps = 50
+    w_dot_u = np.array([-1e6, -1500.0, -800.0, -300.0, -150.0, -110.0, -60.0, -20.0, -1.0, 0.0,
+                        30.0])
+    # Around both ends of the scaled form (x₀ = 1.8e-12 in float32, 1.3e-138 in float64) and
+    # down to the smallest normal numbers (TensorFlow flushes subnormals to zero on CPU).
+    xs = [0.0, 2.3e-308, 1e-300, 1e-138, 1e-137, 1.2e-38, 1e-30, 1e-20, 1e-12, 1e-11, 1e-4,
+          0.3, 20.0]
+    t, x = [a.reshape(-1) for a in np.meshgrid(w_dot_u, xs, indexing="ij")]
+    # Add the points where x² = softplus(t), when representable.
+    t = np.concatenate([t, w_dot_u])
+    x = np.concatenate([x, np.exp(w_dot_u / 2)])
+    x = x.astype(dtype)
+    t = t.astype(dtype)
+    x[(x > 0) & (x < np.finfo(dtype).tiny)] = 0  # A subnormal would be read as 0.
+
+    def reference(t_, x_):
+        sigma = mpmath.log1p(mpmath.exp(mpmath.mpf(float(t_))))
+        x_ = mpmath.mpf(float(x_))
+        return float(mpmath.log(mpmath.tanh(x_)**2 + sigma / mpmath.cosh(x_)**2))
+
+    def reference_gradients(t_, x_):
+        """∂/∂x and ∂/∂t of log(tanh²x + σ·sech²x), σ = softplus(t), in closed form."""
+        t_, x_ = mpmath.mpf(float(t_)), mpmath.mpf(float(x_))
+        sigma, sech_sq = mpmath.log1p(mpmath.exp(t_)), 1 / mpmath.cosh(x_)**2
+        inner = mpmath.tanh(x_)**2 + sigma * sech_sq
+        d_x = 2 * mpmath.tanh(x_) * sech_sq * (1 - sigma) / inner
+        d_t = sech_sq / (1 + mpmath.exp(-t_)) / inner
+        return float(d_x), float(d_t)
+
+    expected = np.array([reference(a, b) for a, b in zip(t, x)])
+    expected_dx, expected_dt = np.array([reference_gradients(a, b) for a, b in zip(t, x)]).T
+    t_tensor, x_tensor = tf.constant(t), tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([t_tensor, x_tensor])
+        one_plus_c = tf.math.softplus(t_tensor)
+        log_one_plus_c = planar_lib._log_softplus(t_tensor)  # pylint: disable=protected-access
+        value = planar_lib._log_abs_det(  # pylint: disable=protected-access
+            x_tensor, one_plus_c, log_one_plus_c)
+    actual = value.numpy()
+    eps = np.finfo(dtype).eps
+    bad = np.abs(actual - expected) > 8 * eps * np.maximum(1.0, np.abs(expected))
+    assert not bad.any(), list(zip(t[bad], x[bad], actual[bad], expected[bad]))
+    # Gradients (d/dx up to 2/x = 1.7e38, d/dt in [0, 1]): 64 eps relative or absolute (the
+    # first form's d/dx near x = 0 is a difference of O(1) terms, so exact to ~eps absolute).
+    d_x, d_t = [g.numpy() for g in tape.gradient(value, [x_tensor, t_tensor])]
+    assert np.all(np.isfinite(d_x)) and np.all(np.isfinite(d_t))
+    np.testing.assert_allclose(d_x, expected_dx, rtol=64 * eps, atol=64 * eps)
+    np.testing.assert_allclose(d_t, expected_dt, rtol=64 * eps, atol=64 * eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inverse_near_the_fold_is_finite_and_backward_stable(dtype):
+    """Past the fold f is nearly flat along w around wᵀz + b = 0, so f⁻¹ is ill-conditioned;
+    it must still be finite, and f(f⁻¹(y)) = y to the rounding of y (backward stability)."""
+    bijector = Planar(np.array([-11.0, 0.0], dtype), np.array([10.0, 0.0], dtype), dtype(0.0))
+    y = np.array([[0.0, 0.0], [1e-30, 1.0], [-1e-7, 3.0], [1e-3, -2.0], [0.5, 0.0],
+                  [30.0, 1.0]], dtype)
+    x = bijector.inverse(y).numpy()
+    assert np.all(np.isfinite(x))
+    assert np.all(np.isfinite(bijector.inverse_log_det_jacobian(y, 1).numpy()))
+    np.testing.assert_allclose(bijector.forward(x).numpy(), y, rtol=0,
+                               atol=8 * np.finfo(dtype).eps * (1 + np.abs(y).max()))
+
+
+@pytest.mark.parametrize("w_norm", [1e-8, 1e-10, 1e-12])
+def test_float32_gradients_for_tiny_w_are_finite_and_match_float64(w_norm):
+    """The division by ‖w‖² in û once differentiated into 1/‖w‖⁴ (1e40 for ‖w‖ = 1e-10),
+    which overflows float32 although the gradient itself (~1/‖w‖²) does not.
+
+    Tolerance 1e-4 relative: the float32 rounding of a few products of O(1/‖w‖²) terms.
+    """
+    rng = np.random.default_rng(3)
+    u, w = rng.normal(size=(2, B, D))
+    w *= w_norm / np.linalg.norm(w, axis=-1, keepdims=True)
+    b = rng.normal(size=B)
+    z = _points(np.float64, (5, B, D))
+
+    def gradients(dtype):
+        params = [tf.constant(p.astype(dtype)) for p in (u, w, b)]
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            bijector = Planar(*params)
+            x = tf.constant(z.astype(dtype))
+            loss = (tf.reduce_sum(bijector.forward(x))
+                    + tf.reduce_sum(bijector.forward_log_det_jacobian(x, 1))
+                    + tf.reduce_sum(bijector.inverse_log_det_jacobian(x, 1)))
+        return [g.numpy().astype(np.float64) for g in tape.gradient(loss, params)]
+
+    for g32, g64 in zip(gradients(np.float32), gradients(np.float64)):
+        assert np.all(np.isfinite(g32))
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * np.abs(g64).max())

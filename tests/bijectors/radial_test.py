@@ -238,3 +238,53 @@ def test_invalid_variable_values_are_caught_when_used():
     alpha.assign(0.25)  # Now β = −0.5 < −α.
     with pytest.raises(tf.errors.InvalidArgumentError, match="`beta`"):
         bijector.forward(np.ones([2], np.float32))
+
+
+# ---- Exact points: the centre when β = −α -----------------------------------------------
+
+
+def _collapsing_parameters(dtype):
+    """Both examples of β = −α exactly: from `radial_constrain` (raw β = −20 rounds β to −α
+    in float32; in float64 β = −α + 2e-9) and given directly."""
+    alpha, beta = radial_constrain(dtype(0.5413), dtype(-20.0))
+    return [(alpha.numpy(), beta.numpy()), (dtype(1.0), dtype(-1.0))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inverse_at_the_center_when_beta_is_minus_alpha(dtype):
+    """f(z) − z₀ = (z − z₀)·r/(α + r) when β = −α, so f(z₀) = z₀ and f⁻¹(z₀) = z₀ (it was
+    NaN, 0·α/0); the map collapses a neighbourhood onto z₀, so the inverse log-det there is
+    +∞ and log_prob(z₀) = +∞ (never NaN). For β > −α (float64's first example) the values
+    are finite and match the closed form D·log(1 + β/α) at the centre."""
+    center = np.array([0.5, -2.0], dtype)
+    for alpha, beta in _collapsing_parameters(dtype):
+        bijector = Radial(center, alpha, beta, validate_args=True)
+        y = center[np.newaxis]
+        np.testing.assert_array_equal(bijector.inverse(y).numpy(), y)
+        ildj = bijector.inverse_log_det_jacobian(y, 1).numpy()
+        base = tfd.MultivariateNormalDiag(loc=tf.zeros(2, dtype))
+        log_prob = tfd.TransformedDistribution(base, bijector).log_prob(y).numpy()
+        if beta == -alpha:
+            np.testing.assert_array_equal(ildj, [np.inf])
+            np.testing.assert_array_equal(log_prob, [np.inf])
+        else:
+            np.testing.assert_allclose(ildj, [-2 * np.log1p(beta / alpha)], rtol=1e-6)
+            assert np.all(np.isfinite(log_prob))
+        # Near the centre the inverse is continuous: it tends to the centre.
+        near = center + np.array([[1e-6, 0.0]], dtype)
+        assert np.all(np.abs(bijector.inverse(near).numpy() - center) < 1e-2)
+
+
+def test_one_dimensional_collapse_gives_minus_infinity_not_nan():
+    """With D = 1 there is no tangential term; (D − 1)·log(0) was 0·(−∞) = NaN."""
+    bijector = Radial(np.zeros([1]), 1.0, -1.0)
+    np.testing.assert_array_equal(
+        bijector.forward_log_det_jacobian(np.zeros([1, 1]), 1).numpy(), [-np.inf])
+    np.testing.assert_array_equal(
+        bijector.inverse_log_det_jacobian(np.zeros([1, 1]), 1).numpy(), [np.inf])
+    # Away from the centre, D = 1: f(z) = z·|z|/(1 + |z|), log f'(z) = log(|z|(2 + |z|)) −
+    # 2·log(1 + |z|).
+    z = np.array([[0.5], [-3.0]])
+    np.testing.assert_allclose(
+        bijector.forward_log_det_jacobian(z, 1).numpy(),
+        np.log(np.abs(z[:, 0]) * (2 + np.abs(z[:, 0]))) - 2 * np.log1p(np.abs(z[:, 0])))

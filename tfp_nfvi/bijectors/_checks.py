@@ -61,15 +61,21 @@ def check_static_parameter_shapes(vectors, scalars):
             )
         if size is not None and event_size is None:
             first_name, event_size = name, size
-        batch_shape = _broadcast_static(batch_shape, shape[:-1], name)
+        batch_shape = _broadcast_static(batch_shape, shape[:-1], name, full_shape=shape)
     for name, scalar in scalars.items():
         _broadcast_static(batch_shape, scalar.shape, name, expected_from=list(vectors))
 
 
-def _broadcast_static(shape, other, name, expected_from=None):
+def _broadcast_static(shape, other, name, expected_from=None, full_shape=None):
     try:
         return tf.broadcast_static_shape(shape, other)
     except ValueError:
+        if full_shape is not None:
+            raise ValueError(
+                f"Argument `{name}` has shape {full_shape}, whose batch shape {other} (all but "
+                f"the last dimension) does not broadcast with the batch shape {shape} of the "
+                f"other parameters."
+            ) from None
         hint = (
             f" (it holds one value per batch member: shape [...] broadcasting with the batch "
             f"shape {shape} of {', '.join(f'`{n}`' for n in expected_from)}, i.e. one "
@@ -132,17 +138,6 @@ def with_event_size_check(x, name, event_size_of, validate_args):
         return tf.identity(x)
 
 
-def safe_norm(x, axis=-1):
-    """Euclidean norm over `axis` whose value is exact and whose gradient is 0 (not NaN) at 0.
-
-    The "double where" trick: the square root only ever sees positive values, so neither the
-    forward value nor the backward pass meets `sqrt(0)`'s infinite slope.
-    """
-    squared = tf.reduce_sum(tf.square(x), axis=axis)
-    positive = squared > 0
-    return tf.where(positive, tf.sqrt(tf.where(positive, squared, tf.ones_like(squared))), 0)
-
-
 def memoized(attributes, key, compute):
     """Returns `attributes[key]`, calling `compute()` only the first time.
 
@@ -150,8 +145,11 @@ def memoized(attributes, key, compute):
     `inverse_attributes(y)`, where TFP itself keeps the log-det; note that x and y = f(x) share
     one dict, so forward and inverse keys must differ), so `forward` and
     `forward_log_det_jacobian` of the same tensor share one wᵀz (or one ‖z − z₀‖, one root
-    search). XLA's CSE does not merge the duplicate: with it, a 32-flow radial chain's training
-    step ran ~10x slower compiled than uncompiled (benchmarks/bijectors_benchmark.py).
+    search). XLA's CSE does not merge the duplicate. Measured for a training step of 32 flows
+    (float32, D = 2, batch 8192, CPU time on a shared 2-core machine): without the memo a
+    radial chain ran 1.7x slower compiled than as a plain graph (32 ms vs 19 ms), and the memo
+    makes the compiled step 7x faster (4.6 ms); for a planar chain it makes it 2.3x faster
+    (14 ms → 6.1 ms). benchmarks/bijectors_benchmark.py times the memoized chains.
 
     Only inside a `tf.function` trace: in eager mode a cached value would outlive an
     assignment to a `tf.Variable` parameter while the same input tensor is reused.

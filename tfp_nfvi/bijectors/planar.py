@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 from tensorflow_probability.python.bijectors import bijector
 from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
@@ -16,24 +17,57 @@ __all__ = ["Planar", "planar_constrain"]
 _MAX_ROOT_ITERATIONS = 40
 
 
+def _min_w_norm(dtype):
+    """The norm below which the divisor ‖w‖ in û is clamped: eps², 1.4e-14 for float32.
+
+    Below it the gradient of û with respect to w, of size |m(wᵀu) − wᵀu|/‖w‖², would exceed
+    ~1/eps⁴ (5e27 in float32), leaving too little of the dtype's range for the cotangents it
+    is multiplied by; at and above it û is exact.
+    """
+    return np.finfo(dtype.as_numpy_dtype).eps ** 2
+
+
+def _log_softplus(t):
+    """log(softplus(t)), finite for every finite t.
+
+    softplus(t) = e^t(1 − e^t/2 + …) underflows for t ≲ −104 in float32 (−745 in float64),
+    but for t < log(eps) its logarithm is t to within eps/2, so that branch returns t (and
+    the other branch only sees t ≥ log(eps), where softplus is normal). No TFP function gives
+    this (tfp.math has softplus and log1mexp, not the log of softplus).
+    """
+    log_eps = np.log(np.finfo(t.dtype.as_numpy_dtype).eps).astype(t.dtype.as_numpy_dtype)
+    small = t < log_eps
+    return tf.where(small, t, tf.math.log(tf.math.softplus(tf.where(small, log_eps, t))))
+
+
 def _planar_terms(u, w):
-    """Returns (û, 1 + wᵀû) for raw parameters u, w of shape [..., D].
+    """Returns (û, 1 + wᵀû, log(1 + wᵀû)) for raw parameters u, w of shape [..., D].
 
     û = u + (m(wᵀu) − wᵀu)·w/‖w‖² with m(x) = −1 + softplus(x), so wᵀû = m(wᵀu) > −1.
     Since m(t) − t = softplus(−t) − 1 and 1 + m(t) = softplus(t), both are computed without
-    cancellation. Where ‖w‖² underflows below the dtype's smallest normal number the divisor is
-    clamped; there û → u + (softplus(−t) − 1)·w/tiny and 1 + wᵀû is the matching convex
-    combination of 1 + t and softplus(t) (still > 0 unless |u| > 1/sqrt(tiny)).
+    cancellation, and log(1 + wᵀû) = log softplus(wᵀu) is computed in log space: it stays
+    finite (≈ wᵀu) where softplus(wᵀu) underflows to 0 (the map then folds to the dtype's
+    precision, yet its log-det is finite). The division is written as
+    ((m − t)/‖w‖)·(w/‖w‖), so that no intermediate of the gradient is of size 1/‖w‖⁴.
+
+    Where ‖w‖ < c = `_min_w_norm` the divisor ‖w‖ is clamped to c; there û = u + (m − t)·w/c²
+    and 1 + wᵀû = (1 − λ)(1 + t) + λ·softplus(t), λ = ‖w‖²/c² < 1, a convex combination that is
+    > 0 unless |u| > 1/c (with |t| ≤ c·|u|, softplus(t) ≈ log 2).
     """
     t = tf.reduce_sum(w * u, axis=-1)
     w_sq = tf.reduce_sum(tf.square(w), axis=-1)
-    tiny = np.finfo(w.dtype.as_numpy_dtype).tiny
-    safe_w_sq = tf.maximum(w_sq, tiny)
+    min_norm = _min_w_norm(w.dtype)
+    clamped = w_sq < min_norm**2
+    # The clamp puts max() before sqrt, so sqrt's slope is never infinite (no norm at 0).
+    norm = tf.sqrt(tf.maximum(w_sq, min_norm**2))
+    direction = w / norm[..., tf.newaxis]  # Unit vector, or shorter where clamped.
     m_minus_t = tf.math.softplus(-t) - 1
-    u_hat = u + (m_minus_t / safe_w_sq)[..., tf.newaxis] * w
-    one_plus_wu_hat = tf.where(
-        w_sq >= tiny, tf.math.softplus(t), 1 + t + m_minus_t * (w_sq / safe_w_sq))
-    return u_hat, one_plus_wu_hat
+    u_hat = u + (m_minus_t / norm)[..., tf.newaxis] * direction
+    convex = 1 + t + m_minus_t * tf.reduce_sum(tf.square(direction), axis=-1)
+    one_plus_wu_hat = tf.where(clamped, convex, tf.math.softplus(t))
+    log_one_plus_wu_hat = tf.where(
+        clamped, tf.math.log(tf.where(clamped, convex, tf.ones_like(convex))), _log_softplus(t))
+    return u_hat, one_plus_wu_hat, log_one_plus_wu_hat
 
 
 def planar_constrain(u, w):
@@ -57,21 +91,61 @@ def planar_constrain(u, w):
         return _planar_terms(u, w)[0]
 
 
-def _log_abs_det(x, one_plus_wu_hat):
-    """log(1 + (1 − tanh²x)·wᵀû), computed without cancellation.
+def _log_abs_det(x, one_plus_c, log_one_plus_c):
+    """log(1 + (1 − tanh²x)·c) for c = wᵀû > −1, computed without cancellation or underflow.
 
     With e = exp(−2|x|): tanh²x = expm1(−2|x|)²/(1 + e)² and 1 − tanh²x = 4e/(1 + e)², so
     1 + (1 − tanh²x)·c = tanh²x + (1 − tanh²x)(1 + c) = (expm1(−2|x|)² + 4e(1 + c))/(1 + e)²,
-    a sum of non-negative terms (1 + c = softplus(wᵀu) > 0). Finite, with finite gradients,
-    for all x; it equals log(1 + c) at x = 0 and tends to 0 as |x| → ∞.
+    a sum of non-negative terms. Finite, with finite gradients, for all x; it equals
+    log(1 + c) at x = 0 and tends to 0 as |x| → ∞.
+
+    At a fold, σ = 1 + c = softplus(wᵀu) may be subnormal or 0 (wᵀu ≲ −87 in float32, −708
+    in float64) while its log `log_one_plus_c` (L) is finite. For such flows (σ < tiny/eps)
+    and |x| < x₀ = 2·√tiny/eps (1.8e-12 in float32), where tanh²x = x² and cosh²x = 1 to
+    far below eps, the value is log(x² + σ), evaluated with both terms scaled by e^{2ℓ}:
+
+      log(x² + σ) = log((x·e^ℓ)² + e^{L + 2ℓ}) − 2ℓ,   ℓ = clip((log(tiny/eps) − L)/2, 0, K),
+
+    with e^K = eps/(x₀·√tiny), so that for every normal x ≠ 0 (TensorFlow flushes subnormals
+    to zero on CPU) eps²/2 ≤ x·e^ℓ ≤ eps/√tiny: neither its square nor the reciprocal that
+    the gradient of the log takes comes near the ends of the normal range. e^{L + 2ℓ} =
+    tiny/eps unless L is so low (L < log(tiny/eps) − 2K) that it is below the rounding of
+    (x·e^ℓ)² (it is floored at tiny, < 1e-9 of that). At x = 0 the value is L itself. For
+    |x| ≥ x₀ the first form is exact to eps/4 (4σ ≤ 4·tiny/eps against expm1(−2|x|)² ≥
+    16·tiny/eps²). The two forms share one `log`, so a flow away from any fold pays only a
+    few selects.
     """
-    abs_x2 = -2 * tf.abs(x)
+    np_dtype = x.dtype.as_numpy_dtype
+    info = np.finfo(np_dtype)
+    log_sigma_min = np.log(info.tiny / info.eps)
+    x0 = np_dtype(2 * np.sqrt(info.tiny) / info.eps)
+    max_scale = np.log(info.eps / (x0 * np.sqrt(info.tiny)))
+    # Per flow. ℓ is a constant for autodiff: the value does not depend on it, so this is
+    # exact, and it keeps the backward pass to one reduction per flow for σ (as without the
+    # fold form; each per-flow tensor met per element costs a reduction in the gradient).
+    near_fold = log_one_plus_c < log_sigma_min
+    log_scale = tf.stop_gradient(
+        tf.clip_by_value((log_sigma_min - log_one_plus_c) / 2, 0, max_scale))
+    # σ, or for a fold flow e^{L + 2ℓ} (= tiny/eps unless L is below log(tiny/eps) − 2K); the
+    # first form uses it too, which for |x| ≥ x₀ changes its value by < eps/4.
+    sigma = tf.where(
+        near_fold, tf.maximum(tf.exp(log_one_plus_c + 2 * log_scale), info.tiny), one_plus_c)
+    # Per element: the two forms share one `log`; each tf.where branch sees only arguments
+    # whose value and gradient are finite.
+    abs_x = tf.abs(x)
+    abs_x2 = -2 * abs_x
     e = tf.exp(abs_x2)
-    return tf.math.log(tf.square(tf.math.expm1(abs_x2)) + 4 * e * one_plus_wu_hat) - 2 * (
-        tf.math.log1p(e))
+    fold = near_fold & (abs_x < x0)
+    scaled_x = tf.minimum(abs_x, x0) * tf.exp(log_scale)
+    argument = tf.where(
+        fold, tf.square(scaled_x) + sigma, tf.square(tf.math.expm1(abs_x2)) + 4 * e * sigma)
+    offset = tf.where(fold, -2 * log_scale, -2 * tf.math.log1p(e))
+    # At x = 0 the value is L itself, also where e^{L + 2ℓ} underflows.
+    return tf.where(fold & (x == 0), log_one_plus_c, tf.math.log(argument) + offset)
 
 
-def _find_root(target, wu_hat, one_plus_wu_hat, max_iterations=_MAX_ROOT_ITERATIONS):
+def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat=None,
+               max_iterations=_MAX_ROOT_ITERATIONS):
     """Solves g(x) = x + c·tanh(x) − q = 0 (c = wᵀû > −1) for every element; returns (x, steps).
 
     g is strictly increasing (g'(x) = 1 + c(1 − tanh²x) ≥ min(1, 1 + c) > 0) and, as
@@ -85,9 +159,15 @@ def _find_root(target, wu_hat, one_plus_wu_hat, max_iterations=_MAX_ROOT_ITERATI
     `tfp.math.find_root_chandrupatla` was the first choice, but compiled with XLA it returned
     NaN for an element of a large batch whose root it finds in eager mode, so this
     solver only ever divides by g' > 0.
+
+    `log_one_plus_wu_hat` is log(1 + c), which stays finite at a fold where 1 + c underflows
+    (see `_log_abs_det`); it is computed from `one_plus_wu_hat` when omitted. Where g'
+    underflows the Newton step is not finite and the step bisects.
     """
     eps = np.finfo(target.dtype.as_numpy_dtype).eps
-    q, c, one_plus_c = target, wu_hat, one_plus_wu_hat
+    q, c, one_plus_c, log_one_plus_c = target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat
+    if log_one_plus_c is None:  # Callers that do not reach the fold (1 + c is normal).
+        log_one_plus_c = tf.math.log(one_plus_c)
     low, high = q - tf.abs(c), q + tf.abs(c)
     x = tf.clip_by_value(q - c * tf.tanh(q), low, high)
     width = high - low
@@ -96,7 +176,7 @@ def _find_root(target, wu_hat, one_plus_wu_hat, max_iterations=_MAX_ROOT_ITERATI
         g = x + c * tf.tanh(x) - q
         low = tf.where(g <= 0, x, low)
         high = tf.where(g >= 0, x, high)
-        newton_dx = g * tf.exp(-_log_abs_det(x, one_plus_c))
+        newton_dx = g * tf.exp(-_log_abs_det(x, one_plus_c, log_one_plus_c))
         newton = x - newton_dx
         # Newton's step, unless it leaves the bracket or shrinks slower than bisection would
         # (Numerical Recipes' `rtsafe`): near a fold (wᵀû → −1, x → 0) g is locally cubic,
@@ -220,19 +300,19 @@ class Planar(bijector.AutoCompositeTensorBijector):
         return self._b
 
     def _params(self):
-        """Returns (û, w, b, 1 + wᵀû) as tensors."""
+        """Returns (û, w, b, (1 + wᵀû, log(1 + wᵀû))) as tensors."""
         u = tf.convert_to_tensor(self._u)
         w = tf.convert_to_tensor(self._w)
-        u_hat, one_plus_wu_hat = _planar_terms(u, w)
-        return u_hat, w, tf.convert_to_tensor(self._b), one_plus_wu_hat
+        u_hat, one_plus_wu_hat, log_one_plus_wu_hat = _planar_terms(u, w)
+        return u_hat, w, tf.convert_to_tensor(self._b), (one_plus_wu_hat, log_one_plus_wu_hat)
 
     def _forward_terms(self, x):
-        """Returns (û, wᵀx + b, 1 + wᵀû), computed once per input tensor."""
+        """Returns (û, wᵀx + b, (1 + wᵀû, log(1 + wᵀû))), computed once per input tensor."""
 
         def compute():
-            u_hat, w, b, one_plus_wu_hat = self._params()
+            u_hat, w, b, fold_terms = self._params()
             z = _checks.with_event_size_check(x, "x", w, self.validate_args)
-            return u_hat, tf.reduce_sum(w * z, axis=-1) + b, one_plus_wu_hat
+            return u_hat, tf.reduce_sum(w * z, axis=-1) + b, fold_terms
 
         return _checks.memoized(self._cache.forward_attributes(x), "planar_forward", compute)
 
@@ -241,25 +321,31 @@ class Planar(bijector.AutoCompositeTensorBijector):
         return x + u_hat * tf.tanh(preactivation)[..., tf.newaxis]
 
     def _forward_log_det_jacobian(self, x):
-        _, preactivation, one_plus_wu_hat = self._forward_terms(x)
-        return _log_abs_det(preactivation, one_plus_wu_hat)
+        _, preactivation, fold_terms = self._forward_terms(x)
+        return _log_abs_det(preactivation, *fold_terms)
 
     def _inverse_terms(self, y):
-        """Returns (û, x, 1 + wᵀû) with x = wᵀf⁻¹(y) + b, solved once per input tensor."""
+        """Returns (û, x, (1 + wᵀû, log(1 + wᵀû))) with x = wᵀf⁻¹(y) + b, solved once per
+        input tensor."""
 
         def compute():
-            u_hat, w, b, one_plus_wu_hat = self._params()
+            u_hat, w, b, fold_terms = self._params()
             z = _checks.with_event_size_check(y, "y", w, self.validate_args)
             target = tf.reduce_sum(w * z, axis=-1) + b
-            wu_hat = one_plus_wu_hat - 1
+            wu_hat = fold_terms[0] - 1
             # The search runs on constants; the Newton step below carries the gradient.
             root, _ = _find_root(
-                *(tf.stop_gradient(v) for v in (target, wu_hat, one_plus_wu_hat)))
+                *(tf.stop_gradient(v) for v in (target, wu_hat) + fold_terms))
             root = tf.stop_gradient(root)
-            # One Newton step: x ← x − g(x)/g'(x), g'(x) = 1 + (1 − tanh²x)wᵀû > 0.
+            # One Newton step: x ← x − g(x)/g'(x), g'(x) = 1 + (1 − tanh²x)wᵀû > 0. At a fold
+            # g' underflows (1/g' = e^110 for wᵀu = −110 in float32), so 1/g' is capped at
+            # √(largest float): the root is already exact to a few ulps, so the step's value
+            # is unaffected, and only gradients whose exact size exceeds that are capped.
+            log_cap = np.log(np.finfo(target.dtype.as_numpy_dtype).max) / 2
             residual = root + wu_hat * tf.tanh(root) - target
-            x = root - residual * tf.exp(-_log_abs_det(root, one_plus_wu_hat))
-            return u_hat, x, one_plus_wu_hat
+            inverse_slope = tf.exp(tf.minimum(-_log_abs_det(root, *fold_terms), log_cap))
+            x = root - residual * inverse_slope
+            return u_hat, x, fold_terms
 
         return _checks.memoized(self._cache.inverse_attributes(y), "planar_inverse", compute)
 
@@ -268,8 +354,8 @@ class Planar(bijector.AutoCompositeTensorBijector):
         return y - u_hat * tf.tanh(x)[..., tf.newaxis]
 
     def _inverse_log_det_jacobian(self, y):
-        _, x, one_plus_wu_hat = self._inverse_terms(y)
-        return -_log_abs_det(x, one_plus_wu_hat)
+        _, x, fold_terms = self._inverse_terms(y)
+        return -_log_abs_det(x, *fold_terms)
 
     def _parameter_control_dependencies(self, is_init):
         if not self.validate_args:

@@ -9,6 +9,7 @@ from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_nfvi.bijectors import _checks
+from tfp_nfvi.internal import numerics
 
 __all__ = ["Radial", "radial_constrain"]
 
@@ -146,7 +147,7 @@ class Radial(bijector.AutoCompositeTensorBijector):
         def compute():
             center, alpha, beta = self._params()
             d = _checks.with_event_size_check(x, "x", center, self.validate_args) - center
-            return d, _checks.safe_norm(d), alpha, beta
+            return d, numerics.safe_norm(d), alpha, beta
 
         return _checks.memoized(self._cache.forward_attributes(x), "radial_forward", compute)
 
@@ -155,13 +156,17 @@ class Radial(bijector.AutoCompositeTensorBijector):
         return x + (beta / (alpha + r))[..., tf.newaxis] * d
 
     def _log_det_at_radius(self, d, r, alpha, beta):
+        """log|det ∂f/∂z| at radius r; −∞ exactly where β = −α and r = 0 (the map collapses
+        a neighbourhood of the centre onto it)."""
         event_size = tf.cast(tf.shape(d)[-1], d.dtype)
         alpha_plus_r = alpha + r
         log_alpha_plus_r = tf.math.log(alpha_plus_r)
         radial = tf.math.log(alpha * (alpha + beta) + r * (alpha + alpha_plus_r)) - (
             2 * log_alpha_plus_r)
         tangential = tf.math.log((alpha + beta) + r) - log_alpha_plus_r
-        return (event_size - 1) * tangential + radial
+        # For D = 1 there is no tangential direction: 0·(−∞) would be NaN at the collapse.
+        return tf.where(event_size > 1, (event_size - 1) * tangential, tf.zeros_like(tangential)) + (
+            radial)
 
     def _forward_log_det_jacobian(self, x):
         return self._log_det_at_radius(*self._forward_terms(x))
@@ -172,7 +177,7 @@ class Radial(bijector.AutoCompositeTensorBijector):
         def compute():
             center, alpha, beta = self._params()
             d = _checks.with_event_size_check(y, "y", center, self.validate_args) - center
-            rho = _checks.safe_norm(d)
+            rho = numerics.safe_norm(d)
             # r² + B r − αρ = 0 with B = α + β − ρ; non-negative root without cancellation:
             # r = (−B + √Δ)/2 for B < 0, r = 2αρ/(B + √Δ) for B ≥ 0, Δ = B² + 4αρ.
             linear = alpha + beta - rho
@@ -190,7 +195,13 @@ class Radial(bijector.AutoCompositeTensorBijector):
 
     def _inverse(self, y):
         d, r, alpha, beta, center = self._inverse_terms(y)
-        return center + d * ((alpha + r) / (alpha + beta + r))[..., tf.newaxis]
+        # α + β + r = 0 only where β = −α and y = z₀ (so d = 0 and r = 0): there f⁻¹(z₀) = z₀,
+        # as f(z) − z₀ = (z − z₀)·r/(α + r) vanishes only at r = 0. The divisor is replaced
+        # there (both in value and gradient), so the result is d·(α/1) = 0, not 0·(α/0).
+        denominator = alpha + beta + r
+        collapsed = denominator <= 0
+        scale = (alpha + r) / tf.where(collapsed, tf.ones_like(denominator), denominator)
+        return center + d * scale[..., tf.newaxis]
 
     def _inverse_log_det_jacobian(self, y):
         d, r, alpha, beta, _ = self._inverse_terms(y)

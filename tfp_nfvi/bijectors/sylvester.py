@@ -209,7 +209,8 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
 
     def _forward_log_det_jacobian(self, x):
         _, _, preactivation, one_plus_kappa = self._forward_terms(x)
-        return tf.reduce_sum(_log_abs_det(preactivation, one_plus_kappa), axis=-1)
+        return tf.reduce_sum(_log_abs_det(
+            preactivation, one_plus_kappa, tf.math.log(one_plus_kappa)), axis=-1)
 
     def _inverse_terms(self, y):
         """Returns (Q, R, x = R̃Qᵀf⁻¹(y) + b, 1 + R̃ᵢᵢRᵢᵢ), solved once per input tensor."""
@@ -227,7 +228,7 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
             residual = a + tf.linalg.matvec(r, tf.tanh(x)) - c
             jacobian = tf.linalg.set_diag(
                 tf.linalg.matmul(r * (1 - tf.square(tf.tanh(x)))[..., tf.newaxis, :], r_tilde),
-                tf.exp(_log_abs_det(x, one_plus_kappa)))
+                tf.exp(_log_abs_det(x, one_plus_kappa, tf.math.log(one_plus_kappa))))
             a = a - tf.linalg.triangular_solve(
                 jacobian, residual[..., tf.newaxis], lower=False)[..., 0]
             return q, r, tf.linalg.matvec(r_tilde, a) + b, one_plus_kappa
@@ -240,7 +241,8 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
 
     def _inverse_log_det_jacobian(self, y):
         _, _, preactivation, one_plus_kappa = self._inverse_terms(y)
-        return -tf.reduce_sum(_log_abs_det(preactivation, one_plus_kappa), axis=-1)
+        return -tf.reduce_sum(_log_abs_det(
+            preactivation, one_plus_kappa, tf.math.log(one_plus_kappa)), axis=-1)
 
     def _parameter_control_dependencies(self, is_init):
         if not self.validate_args:
