@@ -6,7 +6,6 @@ under `validate_args=True`, as TFP's own bijectors do.
 """
 
 import tensorflow as tf
-from tensorflow_probability.python.internal import assert_util
 from tensorflow_probability.python.internal import dtype_util
 from tensorflow_probability.python.internal import prefer_static as ps
 
@@ -24,7 +23,7 @@ def float_dtype(named_args, dtype_hint=tf.float32):
             f"Arguments {', '.join(f'`{n}`' for n in named_args)} must share one floating "
             f"dtype; received dtypes {received}."
         ) from None
-    if not dtype_util.is_floating(dtype):
+    if not tf.as_dtype(dtype).is_floating:
         raise TypeError(
             f"Arguments {', '.join(f'`{n}`' for n in named_args)} must be floating point "
             f"(float32 or float64); received dtypes {received}."
@@ -94,13 +93,13 @@ def event_size_assertions(vectors):
     names = list(vectors)
     first = vectors[names[0]]
     assertions = [
-        assert_util.assert_rank_at_least(
+        tf.debugging.assert_rank_at_least(
             vectors[n], 1, message=f"Argument `{n}` must have shape [..., D] (rank >= 1).")
         for n in names
     ]
     for name in names[1:]:
         assertions.append(
-            assert_util.assert_equal(
+            tf.debugging.assert_equal(
                 ps.shape(vectors[name])[-1],
                 ps.shape(first)[-1],
                 message=f"Arguments `{names[0]}` and `{name}` must have the same event size "
@@ -129,7 +128,7 @@ def with_event_size_check(x, name, event_size_of, validate_args):
     if not validate_args or (size is not None and expected is not None):
         return x
     with tf.control_dependencies([
-        assert_util.assert_equal(
+        tf.debugging.assert_equal(
             ps.shape(x)[-1],
             ps.shape(event_size_of)[-1],
             message=f"Argument `{name}` must have the bijector's event size (last dimension).",

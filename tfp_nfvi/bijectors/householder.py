@@ -3,11 +3,12 @@ Householder reflections (the orthogonal Q of the Householder Sylvester flow)."""
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_probability.python.bijectors import bijector
-from tensorflow_probability.python.internal import parameter_properties
+import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_nfvi.bijectors import _checks
+
+tfb = tfp.bijectors
 
 __all__ = ["Householder", "householder_product"]
 
@@ -73,7 +74,7 @@ def householder_product(vs):
         return q
 
 
-class Householder(bijector.AutoCompositeTensorBijector):
+class Householder(tfb.AutoCompositeTensorBijector):
     """The Householder flow f(z) = (I − 2vvᵀ/‖v‖²)z (Tomczak & Welling, 2016).
 
     A reflection across the hyperplane with normal `v`: volume preserving (log|det ∂f/∂z| = 0)
@@ -136,7 +137,7 @@ class Householder(bijector.AutoCompositeTensorBijector):
 
     @classmethod
     def _parameter_properties(cls, dtype):
-        return dict(v=parameter_properties.ParameterProperties(event_ndims=1))
+        return dict(v=tfp.util.ParameterProperties(event_ndims=1))
 
     @property
     def v(self):

@@ -3,11 +3,11 @@
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.bijectors import bijector
-from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_nfvi.bijectors import _checks
+
+tfb = tfp.bijectors
 
 __all__ = ["Planar", "planar_constrain"]
 
@@ -197,7 +197,7 @@ def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat=None,
     return x, steps
 
 
-class Planar(bijector.AutoCompositeTensorBijector):
+class Planar(tfb.AutoCompositeTensorBijector):
     """The planar flow f(z) = z + û·tanh(wᵀz + b) (Rezende & Mohamed, 2015).
 
     The parameters `u`, `w` (shape `[..., D]`) and `b` (shape `[...]`) are unconstrained reals:
@@ -280,10 +280,10 @@ class Planar(bijector.AutoCompositeTensorBijector):
     @classmethod
     def _parameter_properties(cls, dtype):
         return dict(
-            u=parameter_properties.ParameterProperties(event_ndims=1),
-            w=parameter_properties.ParameterProperties(event_ndims=1),
+            u=tfp.util.ParameterProperties(event_ndims=1),
+            w=tfp.util.ParameterProperties(event_ndims=1),
             # `b` is one scalar per flow: its shape is the input's shape without the event.
-            b=parameter_properties.ParameterProperties(
+            b=tfp.util.ParameterProperties(
                 event_ndims=0, shape_fn=lambda sample_shape: sample_shape[:-1]))
 
     @property

@@ -1,15 +1,15 @@
 """The radial flow of Rezende & Mohamed (2015) as a TFP bijector."""
 
 import tensorflow as tf
-from tensorflow_probability.python.bijectors import bijector
-from tensorflow_probability.python.bijectors import softplus as softplus_bijector
-from tensorflow_probability.python.internal import assert_util
+import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import dtype_util
 from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_nfvi.bijectors import _checks
 from tfp_nfvi.internal import numerics
+
+tfb = tfp.bijectors
 
 __all__ = ["Radial", "radial_constrain"]
 
@@ -34,7 +34,7 @@ def radial_constrain(raw_alpha, raw_beta):
         return alpha, beta
 
 
-class Radial(bijector.AutoCompositeTensorBijector):
+class Radial(tfb.AutoCompositeTensorBijector):
     """The radial flow f(z) = z + β·h(r)·(z − z₀), h(r) = 1/(α + r), r = ‖z − z₀‖.
 
     Rezende & Mohamed (2015). The map contracts (β < 0) or expands (β > 0) space around the
@@ -114,14 +114,14 @@ class Radial(bijector.AutoCompositeTensorBijector):
     @classmethod
     def _parameter_properties(cls, dtype):
         return dict(
-            center=parameter_properties.ParameterProperties(event_ndims=1),
-            alpha=parameter_properties.ParameterProperties(
+            center=tfp.util.ParameterProperties(event_ndims=1),
+            alpha=tfp.util.ParameterProperties(
                 shape_fn=lambda sample_shape: sample_shape[:-1],
                 default_constraining_bijector_fn=(
-                    lambda: softplus_bijector.Softplus(low=dtype_util.eps(dtype)))),
+                    lambda: tfb.Softplus(low=dtype_util.eps(dtype)))),
             # β ≥ −α depends on α, so no fixed constraining bijector exists (as for
             # `tfd.Uniform`'s `high`); build β with `radial_constrain`.
-            beta=parameter_properties.ParameterProperties(
+            beta=tfp.util.ParameterProperties(
                 shape_fn=lambda sample_shape: sample_shape[:-1],
                 default_constraining_bijector_fn=parameter_properties.BIJECTOR_NOT_IMPLEMENTED))
 
@@ -214,10 +214,10 @@ class Radial(bijector.AutoCompositeTensorBijector):
         if is_init != tensor_util.is_ref(self._center):
             assertions += _checks.event_size_assertions({"center": self._center})
         if is_init != tensor_util.is_ref(self._alpha):
-            assertions.append(assert_util.assert_positive(
+            assertions.append(tf.debugging.assert_positive(
                 self._alpha, message="Argument `alpha` must be positive (alpha > 0)."))
         if is_init != (tensor_util.is_ref(self._alpha) or tensor_util.is_ref(self._beta)):
-            assertions.append(assert_util.assert_greater_equal(
+            assertions.append(tf.debugging.assert_greater_equal(
                 self._beta, -tf.convert_to_tensor(self._alpha),
                 message="Argument `beta` must satisfy beta >= -alpha."))
         return assertions

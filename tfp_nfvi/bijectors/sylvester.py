@@ -2,8 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_probability.python.bijectors import bijector
-from tensorflow_probability.python.internal import assert_util
+import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import prefer_static as ps
 from tensorflow_probability.python.internal import tensor_util
@@ -14,6 +13,8 @@ from tfp_nfvi.bijectors import orthogonal
 # problems: share the planar flow's cancellation-free log-det and its safeguarded root search.
 from tfp_nfvi.bijectors.planar import _find_root  # pylint: disable=protected-access
 from tfp_nfvi.bijectors.planar import _log_abs_det  # pylint: disable=protected-access
+
+tfb = tfp.bijectors
 
 __all__ = ["Sylvester", "sylvester_constrain_diagonals"]
 
@@ -53,7 +54,7 @@ def sylvester_constrain_diagonals(raw_r, raw_r_tilde):
         return tuple(constrained)
 
 
-class Sylvester(bijector.AutoCompositeTensorBijector):
+class Sylvester(tfb.AutoCompositeTensorBijector):
     """The Sylvester flow f(z) = z + QR·h(R̃Qᵀz + b), h = tanh (van den Berg et al., 2018).
 
     Parameters: `q` [..., D, M] with orthonormal columns (M ≤ D), `r`, `r_tilde` [..., M, M]
@@ -151,16 +152,16 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
 
         not_implemented = parameter_properties.BIJECTOR_NOT_IMPLEMENTED
         return dict(
-            q=parameter_properties.ParameterProperties(
+            q=tfp.util.ParameterProperties(
                 event_ndims=2, shape_fn=square,
                 default_constraining_bijector_fn=not_implemented),
-            r=parameter_properties.ParameterProperties(
+            r=tfp.util.ParameterProperties(
                 event_ndims=2, shape_fn=square,
                 default_constraining_bijector_fn=not_implemented),
-            r_tilde=parameter_properties.ParameterProperties(
+            r_tilde=tfp.util.ParameterProperties(
                 event_ndims=2, shape_fn=square,
                 default_constraining_bijector_fn=not_implemented),
-            b=parameter_properties.ParameterProperties(event_ndims=1))
+            b=tfp.util.ParameterProperties(event_ndims=1))
 
     @property
     def q(self):
@@ -254,7 +255,7 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
         if is_init != tensor_util.is_ref(self._q):
             q = tf.convert_to_tensor(self._q)
             tolerance = np.sqrt(np.finfo(q.dtype.as_numpy_dtype).eps)
-            assertions.append(assert_util.assert_less_equal(
+            assertions.append(tf.debugging.assert_less_equal(
                 orthogonal.orthonormality_error(q), tf.constant(tolerance, q.dtype),
                 message=f"Argument `q` must have orthonormal columns (max |QᵀQ − I| <= "
                 f"{tolerance:.2g}); use orthogonalize_bjorck, householder_product or "
@@ -262,7 +263,7 @@ class Sylvester(bijector.AutoCompositeTensorBijector):
         if is_init != (tensor_util.is_ref(self._r) or tensor_util.is_ref(self._r_tilde)):
             kappa = tf.linalg.diag_part(tf.convert_to_tensor(self._r)) * tf.linalg.diag_part(
                 tf.convert_to_tensor(self._r_tilde))
-            assertions.append(assert_util.assert_greater(
+            assertions.append(tf.debugging.assert_greater(
                 kappa, tf.constant(-1, kappa.dtype),
                 message="Arguments `r` and `r_tilde` must satisfy r_tilde[i, i] * r[i, i] > -1 "
                 "for every i (use sylvester_constrain_diagonals)."))
@@ -357,16 +358,16 @@ def _check_static_shapes(q, r, r_tilde, b):
 def _shape_assertions(params):
     """Run-time checks of ranks and of the shared size M, for `validate_args`."""
     assertions = [
-        assert_util.assert_rank_at_least(
+        tf.debugging.assert_rank_at_least(
             params[name], rank, message=f"Argument `{name}` must have rank >= {rank}.")
         for name, rank in (("q", 2), ("r", 2), ("r_tilde", 2), ("b", 1))
     ]
     size = ps.shape(params["q"])[-1]
     for name, axis in (("r", -2), ("r", -1), ("r_tilde", -2), ("r_tilde", -1), ("b", -1)):
-        assertions.append(assert_util.assert_equal(
+        assertions.append(tf.debugging.assert_equal(
             ps.shape(params[name])[axis], size,
             message=f"Argument `{name}` must have size M = q.shape[-1] in axis {axis}."))
-    assertions.append(assert_util.assert_less_equal(
+    assertions.append(tf.debugging.assert_less_equal(
         size, ps.shape(params["q"])[-2],
         message="Argument `q` must have shape [..., D, M] with M <= D."))
     return assertions

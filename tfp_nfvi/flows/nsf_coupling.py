@@ -17,15 +17,8 @@ tfb = tfp.bijectors
 __all__ = ["SplineCouplingStep"]
 
 
-class SplineCouplingStep(realnvp.RealNVPStep):
+class SplineCouplingStep(spline.SplineOptions, realnvp.RealNVPStep):
     """One spline coupling step; see `step.NetworkStep` for the arguments."""
-
-    spec_options = {"bins": "num_bins"}
-
-    def __init__(self, event_size, num_bins=8, bound=5.0, **kwargs):
-        super().__init__(event_size, **kwargs)
-        self.num_bins = int(num_bins)
-        self.bound = float(bound)
 
     def make_network(self, **network_kwargs):
         d = self.event_size
@@ -35,7 +28,4 @@ class SplineCouplingStep(realnvp.RealNVPStep):
 
     def bijector_from_fn(self, fn):
         return tfb.RealNVP(num_masked=self.event_size // 2,
-                           bijector_fn=spline.SplineFn(fn, self.num_bins, self.bound))
-
-    def get_config(self):
-        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
+                           bijector_fn=self.spline_fn(fn))

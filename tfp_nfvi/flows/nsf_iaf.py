@@ -18,15 +18,8 @@ tfb = tfp.bijectors
 __all__ = ["SplineIAFStep"]
 
 
-class SplineIAFStep(step.NetworkStep):
+class SplineIAFStep(spline.SplineOptions, step.NetworkStep):
     """One inverse autoregressive spline step; see `step.NetworkStep` for the arguments."""
-
-    spec_options = {"bins": "num_bins"}
-
-    def __init__(self, event_size, num_bins=8, bound=5.0, **kwargs):
-        super().__init__(event_size, **kwargs)
-        self.num_bins = int(num_bins)
-        self.bound = float(bound)
 
     def make_network(self, **network_kwargs):
         return networks.MADE(
@@ -35,7 +28,4 @@ class SplineIAFStep(step.NetworkStep):
 
     def bijector_from_fn(self, fn):
         return tfb.Invert(tfb.MaskedAutoregressiveFlow(
-            bijector_fn=spline.SplineFn(fn, self.num_bins, self.bound)))
-
-    def get_config(self):
-        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
+            bijector_fn=self.spline_fn(fn)))

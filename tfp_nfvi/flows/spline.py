@@ -17,7 +17,7 @@ import tensorflow_probability as tfp
 
 tfb = tfp.bijectors
 
-__all__ = ["SplineFn", "num_spline_params", "rational_quadratic_spline"]
+__all__ = ["SplineFn", "SplineOptions", "num_spline_params", "rational_quadratic_spline"]
 
 _MIN_SLOPE = 1e-3
 
@@ -62,3 +62,26 @@ class SplineFn(tf.Module):
 
     def __call__(self, x, *unused_args, **unused_kwargs):
         return rational_quadratic_spline(self._fn(x), self._num_bins, self._bound)
+
+
+class SplineOptions:
+    """The spline steps' options, mixed in before their `NetworkStep` base.
+
+    Args:
+      num_bins: K, the number of bins (spec option `bins`).
+      bound: B; the spline acts on `[−B, B]` and is the identity outside it.
+    """
+
+    spec_options = {"bins": "num_bins"}
+
+    def __init__(self, event_size, num_bins=8, bound=5.0, **kwargs):
+        super().__init__(event_size, **kwargs)
+        self.num_bins = int(num_bins)
+        self.bound = float(bound)
+
+    def spline_fn(self, fn):
+        """The `bijector_fn` for TFP: raw network outputs at `x` -> the spline."""
+        return SplineFn(fn, self.num_bins, self.bound)
+
+    def get_config(self):
+        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
