@@ -113,6 +113,10 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
     Every random signature with `seed = s >= 0` equals the model's method called with the
     stateless seed `[s, 0]` (see `stateless_seed`).
 
+    Malformed requests get an InvalidArgument error naming the input and leave the loaded
+    model serving: a wrong shape or dtype, a NaN or infinite `x`/`z`, `num_samples` outside
+    [1, `MAX_IMPORTANCE_SAMPLES`] or `n` outside [0, `MAX_DRAWS`].
+
     `serving_default` is `encode`: a served VAE is most often asked for its representation;
     `encode` is the cheapest signature (one encoder pass, no decoder) and its `base_loc` and
     `base_scale` do not depend on the seed, so a request of just `x` is meaningful.
@@ -172,7 +176,7 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
         # The model's own estimator with a run-time S (see `FlowVAE.importance_log_likelihood`).
         estimate = model.importance_log_likelihood(
             _checked_shape(x, "x", data_shape),
-            _checked_count(num_samples, "num_samples", minimum=1),
+            _checked_count(num_samples, "num_samples", 1, MAX_IMPORTANCE_SAMPLES),
             stateless_seed(seed),
             chunk_size,
         )
@@ -180,7 +184,7 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
 
     def sample(n, seed=_default_seed()):
         seed = stateless_seed(seed)
-        z = model.sample_latents(_checked_count(n, "n", minimum=0), seed=seed)
+        z = model.sample_latents(_checked_count(n, "n", 0, MAX_DRAWS), seed=seed)
         likelihood = model.likelihood_distribution(z)
         x = likelihood.sample(seed=tf.random.experimental.stateless_fold_in(seed, 1))
         return {"x": x, "probs": likelihood.mean(), "z": z}
@@ -248,7 +252,7 @@ def export_surrogate_saved_model(surrogate, export_dir, overwrite=False):
     dtype = tf.as_dtype(surrogate.dtype)
 
     def sample(n, seed=_default_seed()):
-        n = _checked_count(n, "n", minimum=0)
+        n = _checked_count(n, "n", 0, MAX_DRAWS)
         z, log_prob = surrogate.experimental_sample_and_log_prob(n, seed=stateless_seed(seed))
         return {"z": z, "log_prob": log_prob}
 
@@ -264,22 +268,31 @@ def export_surrogate_saved_model(surrogate, export_dir, overwrite=False):
     return export_dir
 
 
+# Largest `n` of a `sample` request and `num_samples` of a `log_likelihood` request: a request
+# beyond them is refused (InvalidArgument) instead of exhausting the server's memory or time.
+MAX_DRAWS = 2**16
+MAX_IMPORTANCE_SAMPLES = 2**20
+
+
 def _checked_shape(value, name, shape):
-    """`value` with a run-time check of its shape (InvalidArgument naming `name` if not).
+    """`value` with run-time checks of its shape and finiteness (InvalidArgument naming `name`).
 
     Signature inputs carry a static shape, but TF Serving and session feeds do not enforce
-    it; without this a batch of the wrong rank would fail deep inside a flow, or broadcast.
+    it; without this a batch of the wrong rank would fail deep inside a flow, or broadcast,
+    and a NaN or infinite input would come back as a silent NaN answer.
     """
-    return tf.ensure_shape(value, shape, name=f"check_{name}_shape")
+    value = tf.ensure_shape(value, shape, name=f"check_{name}_shape")
+    return tf.debugging.assert_all_finite(value, f"`{name}` must be finite (no NaN or inf)")
 
 
-def _checked_count(value, name, minimum):
-    """An `int32` scalar with a graph assertion `value >= minimum` (InvalidArgument if not)."""
+def _checked_count(value, name, minimum, maximum):
+    """An `int32` scalar with graph assertions `minimum <= value <= maximum` (InvalidArgument)."""
     value = tf.convert_to_tensor(value, tf.int32)
-    check = tf.debugging.assert_greater_equal(
-        value,
-        tf.constant(minimum, tf.int32),
-        message=f"`{name}` must be >= {minimum}",
-    )
-    with tf.control_dependencies([check]):
+    checks = [
+        tf.debugging.assert_greater_equal(
+            value, tf.constant(minimum, tf.int32), message=f"`{name}` must be >= {minimum}"),
+        tf.debugging.assert_less_equal(
+            value, tf.constant(maximum, tf.int32), message=f"`{name}` must be <= {maximum}"),
+    ]
+    with tf.control_dependencies(checks):
         return tf.identity(value)
