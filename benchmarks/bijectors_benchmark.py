@@ -7,10 +7,11 @@ as a `tf.function` without XLA and with `jit_compile=True` in the same process, 
 XLA/graph ratio is measured under the same load. Two ways to run the chain are timed:
 
   chain: `tfb.Chain(flows)` with `forward` and `forward_log_det_jacobian` called separately
-         (what `tfd.TransformedDistribution` does); wᵀz is computed twice unless the
-         compiler's common-subexpression elimination merges the two passes.
+         (what `tfd.TransformedDistribution` does); the bijectors share wᵀz + b (radial:
+         ‖z − z₀‖) between the two calls through TFP's per-input cache, so each flow's
+         intermediate is computed once, as in
   fused: one Python loop that calls `forward` and `forward_log_det_jacobian` of each flow on
-         the same input, so each flow's intermediate is produced once per step.
+         the same input. The two rows should agree; a gap means the sharing broke.
 
 The planar inverse is timed on the same chain (`inverse` + `inverse_log_det_jacobian`, as in
 `log_prob`), and the safeguarded-Newton iterations it needs for float32 and float64 accuracy
