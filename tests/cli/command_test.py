@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -27,10 +28,14 @@ command.run_command(configs.TrainConfig, "fake_library:target")
 
 
 def _run(*flags):
+    """Runs `_PROGRAM` as a console script (a file named `tfp-nfvi-*`) with `flags`."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    return subprocess.run([sys.executable, "-c", _PROGRAM, *flags], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    with tempfile.TemporaryDirectory() as work:
+        script = pathlib.Path(work) / "tfp-nfvi-fake"
+        script.write_text(_PROGRAM)
+        return subprocess.run([sys.executable, str(script), *flags], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_results_are_printed_and_info_is_hidden_by_default():

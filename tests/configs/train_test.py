@@ -32,8 +32,11 @@ def test_resume_fixed_settings_are_fields():
     assert "epochs" not in configs.TrainConfig.RESUME_FIXED  # Resume continues to more epochs.
 
 
-def test_importing_configs_imports_no_tensorflow():
-    code = "import sys, tfp_nfvi.configs, tfp_nfvi.cli; print('tensorflow' in sys.modules)"
+def test_configs_import_no_tensorflow_in_a_command_process():
+    """A command parses its flags before TensorFlow loads (`tfp_nfvi/__init__.py` is lazy in
+    a command's process; `sys.orig_argv` is what it reads to know)."""
+    code = ("import sys; sys.orig_argv = [sys.executable, '-m', 'tfp_nfvi.train']; "
+            "import tfp_nfvi.configs, tfp_nfvi.cli; print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
