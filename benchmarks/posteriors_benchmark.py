@@ -106,10 +106,12 @@ def main(argv=None):
     args = _parse_args(argv)
     rows = run(args)
     with open(args.output, "w") as f:
-        json.dump({"config": vars(args), "rows": rows}, f, indent=2)
+        json.dump({"config": vars(args), "cpu_count": os.cpu_count(),
+                   "load_average": os.getloadavg(), "rows": rows}, f, indent=2)
     print(
         f"\nAmortized posterior sample_and_log_prob + grad: batch {args.batch}, latent "
-        f"{args.latent}, context {args.context} (ms per call, median of {args.repeats})"
+        f"{args.latent}, context {args.context} (ms per call, median of {args.repeats}), load "
+        f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"{'flow':<18}{'weights':>10}{'tf.function':>13}{'XLA':>10}{'XLA speedup':>13}"
           f"{'XLA compile s':>15}{'tf.fn ms/step':>15}{'XLA ms/step':>13}")
