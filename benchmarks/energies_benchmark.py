@@ -1,8 +1,9 @@
 """The paper's Figure 3: flow surrogates fitted to the 2D energies U1-U4, by reverse KL.
 
 Sweeps planar and radial flows with K ∈ {2, 8, 32} (and maf*4, iaf*4, realnvp*4 for
-comparison) over the four energies with `tfp_nfvi.vi.fit_energy` (annealed ELBO, chunked XLA
-loop), and writes beside `--output`:
+comparison), and the later families (`NEW_FAMILY_FLOWS`: Sylvester O/H/T, Householder,
+neural spline coupling and IAF) over the four energies with `tfp_nfvi.vi.fit_energy` (annealed
+ELBO, chunked XLA loop), and writes beside `--output`:
 
   * `<output>.json`: one record per (energy, flow): kl_gap = log Z − ELBO = KL(q ‖ p) (exact up
     to the ELBO's Monte Carlo error under the window convention of `tfp_nfvi.targets`), grid KL(p ‖ q),
@@ -19,6 +20,15 @@ CPU cores (load average 6-11) in 47 minutes by
 
     python benchmarks/energies_benchmark.py --num_steps=5000 --anneal_steps=1000 \
         --elbo_samples=20000 --grid_points=128 --output=benchmarks/results/energies_benchmark.json
+
+and `benchmarks/results/energies_new_families.*` (with planar*8 as the in-run reference) by the
+same command with `--flows=planar*8,sylvester_o*8,...` (the `NEW_FAMILY_FLOWS` below) and
+`--output=benchmarks/results/energies_new_families.json`. On the command line `--flows` is a
+comma-separated list, so write the commas inside one spec as "+": `planar*8+householder*8`.
+
+In 2D a Householder step is a reflection, so `householder*8` alone maps the trainable diagonal
+Gaussian base to a full-covariance Gaussian (Tomczak & Welling, 2016): it is the rotation-only
+baseline; `planar*8,householder*8` puts the reflections after eight planar steps.
 """
 
 import json
@@ -38,11 +48,14 @@ from tfp_nfvi import targets
 from tfp_nfvi import vi
 from tfp_nfvi.cli import flags as cli_flags
 
+NEW_FAMILY_FLOWS = ("sylvester_o*8", "sylvester_h*8", "sylvester_t*8", "householder*8",
+                    "planar*8,householder*8", "nsf_coupling*4", "nsf_iaf*4")
 FLOWS = ("planar*2", "planar*8", "planar*32", "radial*2", "radial*8", "radial*32",
-         "maf*4", "iaf*4", "realnvp*4")
+         "maf*4", "iaf*4", "realnvp*4") + NEW_FAMILY_FLOWS
 
 flags.DEFINE_list("energies", list(targets.ENERGY_NAMES), "Energies to fit.")
-flags.DEFINE_list("flows", list(FLOWS), "Flow specs to fit.")
+flags.DEFINE_list("flows", [f.replace(",", "+") for f in FLOWS],
+                  'Flow specs to fit; "+" stands for "," inside one spec.')
 # --num_steps, --anneal_steps, --batch_size, --learning_rate, --chunk_size, --elbo_samples,
 # --grid_points and --seed: the fields of `tfp_nfvi.configs.Fit2DConfig`, with its defaults.
 cli_flags.define_flags(configs.Fit2DConfig, exclude=("energy", "flow", "output_dir", "progress"))
@@ -69,7 +82,7 @@ def main(argv):
     records, rows = [], []
     for energy in FLAGS.energies:
         row = [(f"{energy} (true)", targets.target_log_prob_fn(energy), tf.float64)]
-        for flow in FLAGS.flows:
+        for flow in [f.replace("+", ",") for f in FLAGS.flows]:
             begin = time.perf_counter()
             results, q = vi.fit_energy(cli_flags.config_from_flags(
                 configs.Fit2DConfig, energy=energy, flow=flow, progress=False))

@@ -8,8 +8,12 @@ step. Timed with and without `jit_compile` (XLA), median over repeats.
 
     python benchmarks/posteriors_benchmark.py --output /tmp/posteriors.json
 
-Defaults: batch 128, latent 40, context 256, K = 16 planar/radial steps, 4 MAF/IAF/RealNVP
-steps. Absolute figures depend on machine load; compare ratios within one run.
+Defaults: batch 128, latent 40, context 256; K = 16 steps for the kinds whose parameters come
+from a dense head on the context (planar, radial, sylvester_o/h/t with their default M and
+reflection counts, householder) and K = 4 for the kinds with a network per step (MAF, IAF,
+RealNVP, nsf_coupling, nsf_iaf). Besides ms per call, each row gives the flow's own cost per
+step, `(ms - diag's ms) / K`: the posterior's cost beyond the diagonal Gaussian, per step.
+Absolute figures depend on machine load; compare ratios within one run.
 """
 
 import argparse
@@ -26,7 +30,10 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from tfp_nfvi import flows  # pylint: disable=g-import-not-at-top
 
-KINDS = ("diag", "planar", "radial", "maf", "iaf", "realnvp")
+KINDS = ("diag", "planar", "radial", "maf", "iaf", "realnvp", "sylvester_o", "sylvester_h",
+         "sylvester_t", "householder", "nsf_coupling", "nsf_iaf")
+# Kinds with a network per step (timed with --network_steps); the others with --elementwise_steps.
+NETWORK_KINDS = ("maf", "iaf", "realnvp", "nsf_coupling", "nsf_iaf")
 
 
 def _parse_args(argv):
@@ -34,8 +41,8 @@ def _parse_args(argv):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--latent", type=int, default=40)
     parser.add_argument("--context", type=int, default=256)
-    parser.add_argument("--elementwise_steps", type=int, default=16, help="K for planar/radial")
-    parser.add_argument("--network_steps", type=int, default=4, help="K for maf/iaf/realnvp")
+    parser.add_argument("--elementwise_steps", type=int, default=16, help="K for head-parameterized kinds")
+    parser.add_argument("--network_steps", type=int, default=4, help="K for NETWORK_KINDS")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated flow kinds")
     parser.add_argument("--iters", type=int, default=20, help="calls per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
@@ -74,11 +81,12 @@ def run(args):
     seed = tf.constant([1, 2], tf.int32)
     rows = []
     for kind in args.kinds.split(","):
-        steps = args.elementwise_steps if kind in ("planar", "radial") else args.network_steps
+        steps = args.network_steps if kind in NETWORK_KINDS else args.elementwise_steps
+        steps = 0 if kind == "diag" else steps
         flow = "diag" if kind == "diag" else f"{kind}*{steps}"
         layer = flows.AmortizedFlowPosterior(args.latent, flow=flow)
         layer.build(h.shape)
-        row = {"flow": flow, "num_weights": int(sum(w.numpy().size for w in layer.weights))}
+        row = {"flow": flow, "num_steps": steps, "num_weights": int(sum(w.numpy().size for w in layer.weights))}
         for jit in (False, True):
             ms, compile_s = _time_ms(_step_fn(layer, jit), (h, seed), args.iters, args.repeats)
             row["xla_ms" if jit else "graph_ms"] = ms
@@ -86,6 +94,11 @@ def run(args):
         row["speedup"] = row["graph_ms"] / row["xla_ms"]
         rows.append(row)
         print(f"done {flow}", file=sys.stderr, flush=True)
+    diag = next((r for r in rows if r["flow"] == "diag"), None)
+    for r in rows:
+        if diag is not None and r["num_steps"]:
+            for key in ("graph_ms", "xla_ms"):
+                r[key + "_per_step"] = (r[key] - diag[key]) / r["num_steps"]
     return rows
 
 
@@ -93,16 +106,20 @@ def main(argv=None):
     args = _parse_args(argv)
     rows = run(args)
     with open(args.output, "w") as f:
-        json.dump({"config": vars(args), "rows": rows}, f, indent=2)
+        json.dump({"config": vars(args), "cpu_count": os.cpu_count(),
+                   "load_average": os.getloadavg(), "rows": rows}, f, indent=2)
     print(
         f"\nAmortized posterior sample_and_log_prob + grad: batch {args.batch}, latent "
-        f"{args.latent}, context {args.context} (ms per call, median of {args.repeats})"
+        f"{args.latent}, context {args.context} (ms per call, median of {args.repeats}), load "
+        f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'flow':<12}{'weights':>10}{'tf.function':>13}{'XLA':>10}{'XLA speedup':>13}"
-          f"{'XLA compile s':>15}")
+    print(f"{'flow':<18}{'weights':>10}{'tf.function':>13}{'XLA':>10}{'XLA speedup':>13}"
+          f"{'XLA compile s':>15}{'tf.fn ms/step':>15}{'XLA ms/step':>13}")
     for r in rows:
-        print(f"{r['flow']:<12}{r['num_weights']:>10}{r['graph_ms']:>13.2f}{r['xla_ms']:>10.2f}"
-              f"{r['speedup']:>13.2f}{r['xla_compile_s']:>15.1f}")
+        print(f"{r['flow']:<18}{r['num_weights']:>10}{r['graph_ms']:>13.2f}{r['xla_ms']:>10.2f}"
+              f"{r['speedup']:>13.2f}{r['xla_compile_s']:>15.1f}"
+              f"{r.get('graph_ms_per_step', float('nan')):>15.3f}"
+              f"{r.get('xla_ms_per_step', float('nan')):>13.3f}")
 
 
 if __name__ == "__main__":

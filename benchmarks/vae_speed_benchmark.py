@@ -19,6 +19,10 @@ in-memory dataset (random binary images; speed does not depend on the values) an
     python benchmarks/vae_speed_benchmark.py --output=/tmp/vae_speed.json
     python benchmarks/vae_speed_benchmark.py --flow=diag --steps=50     # the flow's share
 
+Each configuration is timed for `--flow` and then for `--deep_flow` (default planar*80, the
+deepest flow of Rezende & Mohamed, 2015), and the table ends with the deep flow's steps/s as a
+fraction of the shallow one's (the cost of depth). `--deep_flow=` skips it.
+
 The figures depend on the machine and on other jobs running on it; compare rows of one run.
 """
 
@@ -39,6 +43,7 @@ from tfp_nfvi import models
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("flow", "planar*16", "Posterior flow spec.")
+flags.DEFINE_string("deep_flow", "planar*80", "A deeper flow timed after --flow ('': none).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_integer("steps", 200, "Steps per timed epoch.")
 flags.DEFINE_integer("epochs", 2, "Timed epochs (the best is reported).")
@@ -122,30 +127,40 @@ def main(argv):
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     rows = []
+    flow_specs = [FLAGS.flow] + ([FLAGS.deep_flow] if FLAGS.deep_flow else [])
     for jit in [j.lower() in ("1", "true", "yes") for j in FLAGS.jit_compile]:
         for spe in [int(s) for s in FLAGS.steps_per_execution]:
-            rows.append(time_config(FLAGS.flow, jit, spe, FLAGS.batch_size, FLAGS.steps,
-                                    FLAGS.epochs))
-            print(json.dumps(rows[-1]), flush=True)
-    by_key = {(r["jit_compile"], r["steps_per_execution"]): r for r in rows}
+            for flow in flow_specs:
+                rows.append(time_config(flow, jit, spe, FLAGS.batch_size, FLAGS.steps,
+                                        FLAGS.epochs))
+                print(json.dumps(rows[-1]), flush=True)
+    by_key = {(r["flow"], r["jit_compile"], r["steps_per_execution"]): r for r in rows}
     ratios = {}
     for spe in sorted({r["steps_per_execution"] for r in rows}):
-        if (True, spe) in by_key and (False, spe) in by_key:
-            ratios[f"xla_over_no_xla_fit_spe{spe}"] = (
-                by_key[(True, spe)]["fit_steps_per_second"]
-                / by_key[(False, spe)]["fit_steps_per_second"])
-    result = dict(workload="W1", flow=FLAGS.flow, batch_size=FLAGS.batch_size,
+        for flow in flow_specs:
+            if (flow, True, spe) in by_key and (flow, False, spe) in by_key:
+                ratios[f"{flow}: xla_over_no_xla_fit_spe{spe}"] = (
+                    by_key[(flow, True, spe)]["fit_steps_per_second"]
+                    / by_key[(flow, False, spe)]["fit_steps_per_second"])
+        for jit in (True, False):
+            if FLAGS.deep_flow and (FLAGS.deep_flow, jit, spe) in by_key:
+                ratios[f"{FLAGS.deep_flow}_over_{FLAGS.flow}_fit_xla{jit}_spe{spe}"] = (
+                    by_key[(FLAGS.deep_flow, jit, spe)]["fit_steps_per_second"]
+                    / by_key[(FLAGS.flow, jit, spe)]["fit_steps_per_second"])
+    result = dict(workload="W1", flow=FLAGS.flow, deep_flow=FLAGS.deep_flow,
+                  batch_size=FLAGS.batch_size,
                   cpu_count=os.cpu_count(), load_average=os.getloadavg(), rows=rows,
                   ratios=ratios, peak_rss_mib=_peak_rss_mib())
     with open(FLAGS.output, "w") as f:
         json.dump(result, f, indent=2)
-    header = (f"{'xla':>5} {'spe':>4} {'fit st/s':>9} {'fit st/cpu-s':>12} {'direct st/s':>11} "
+    header = (f"{'flow':>10} {'xla':>5} {'spe':>4} {'fit st/s':>9} {'fit st/cpu-s':>12} "
+              f"{'direct st/s':>11} "
               f"{'compile s':>9} {'tf ops':>7} {'xla kernels':>11} {'peak MiB':>9}")
-    print(f"\nW1 ({FLAGS.flow}, batch {FLAGS.batch_size}), load average "
+    print(f"\nW1 (batch {FLAGS.batch_size}), load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(header)
     for r in rows:
-        print(f"{str(r['jit_compile']):>5} {r['steps_per_execution']:>4} "
+        print(f"{r['flow']:>10} {str(r['jit_compile']):>5} {r['steps_per_execution']:>4} "
               f"{r['fit_steps_per_second']:>9.1f} {r['fit_steps_per_cpu_second']:>12.1f} "
               f"{r['direct_steps_per_second']:>11.1f} {r['step_compile_seconds']:>9.1f} "
               f"{r['tf_ops_per_step']:>7} {str(r['xla_kernels_per_step']):>11} "

@@ -184,6 +184,11 @@ def test_config_strategies_are_the_ones_distribute_accepts():
     assert configs.train.STRATEGIES == distribute.STRATEGIES
 
 
+def test_config_precisions_are_the_ones_flow_vae_accepts():
+    from tfp_nfvi.models import flow_vae  # pylint: disable=g-import-not-at-top
+    assert configs.train.PRECISIONS == flow_vae.PRECISIONS
+
+
 _MIRRORED_RUN = """
 from tfp_nfvi import distribute
 distribute.set_logical_cpu_devices(2)

@@ -13,11 +13,13 @@ from typing import ClassVar, Optional
 
 from tfp_nfvi.configs import fields
 
-__all__ = ["STRATEGIES", "TrainConfig"]
+__all__ = ["PRECISIONS", "STRATEGIES", "TrainConfig"]
 
 # The names `tfp_nfvi.distribute.make_strategy` accepts (this module imports no TensorFlow, so
 # that the command can set TensorFlow's log level first; tests check the two lists agree).
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# `tfp_nfvi.models.flow_vae.PRECISIONS`, restated for the same reason.
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +73,11 @@ class TrainConfig:
     verbose: int = fields.option(
         1, "Keras progress output: 0 none, 1 progress bar, 2 one line per epoch.",
         choices=(0, 1, 2))
+    precision: str = fields.option(
+        "float32", "float32, or mixed_bfloat16: encoder/decoder matrix products in bfloat16 "
+        "(float32 weights; the flow, log-dets and ELBO stay float32). Pays on CPUs with "
+        "AMX/AVX512-BF16 without XLA (--jit_compile=false) and on GPUs; see FlowVAE.",
+        choices=PRECISIONS)
     strategy: str = fields.option(
         "default", "tf.distribute strategy: default (one device), mirrored (all GPUs of this "
         "host), multi_worker (one process per host, each with its TF_CONFIG). --batch_size is "
@@ -80,7 +87,7 @@ class TrainConfig:
     # checkpoint was written with other values (the others may change between sessions).
     RESUME_FIXED: ClassVar[tuple] = (
         "flow", "latent_dim", "batch_size", "learning_rate", "warmup_epochs", "dataset",
-        "binarization", "seed", "num_samples", "max_train_examples")
+        "binarization", "seed", "num_samples", "max_train_examples", "precision")
 
     def __post_init__(self):
         fields.validate(self)

@@ -112,7 +112,8 @@ def train(config, callbacks=()):
     with strategy.scope():
         vae = models.FlowVAE(latent_dim=config.latent_dim, flow=config.flow,
                              event_size=x_train.shape[-1], num_samples=config.num_samples,
-                             warmup_steps=warmup_steps, seed=config.seed)
+                             warmup_steps=warmup_steps, seed=config.seed,
+                             precision=config.precision)
         vae.build((None, x_train.shape[-1]))
         vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     jit_compile=config.jit_compile,
