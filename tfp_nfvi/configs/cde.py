@@ -88,6 +88,12 @@ class CDEConfig:
         check_units)
     hidden_units: str = fields.option(
         "64,64", "Widths of the networks of maf/iaf/realnvp/nsf steps.", check_units)
+    x_noise: float = fields.option(
+        0.2, "Noise regularization: std of Gaussian noise added to standardized x in "
+        "training (0: off).", fields.check_non_negative_float)
+    y_noise: float = fields.option(
+        0.1, "Noise regularization: std of Gaussian noise added to standardized y in "
+        "training (0: off).", fields.check_non_negative_float)
     seed: int = fields.option(
         0, "Seed of the splits (repeat r uses [seed, r]) and of the initializations.",
         fields.check_non_negative_int)

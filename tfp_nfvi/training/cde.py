@@ -91,14 +91,16 @@ def _make_model(config, table, seed):
         direction=config.direction,
         conditioner_units=configs.cde.parse_units(config.conditioner_units),
         flow_kwargs={"hidden_units": configs.cde.parse_units(config.hidden_units)},
-        seed=seed)
+        x_noise=config.x_noise, y_noise=config.y_noise, seed=seed)
     model.build((None, table.x.shape[1]))
     return model
 
 
 def _reset(model, fresh, optimizer_init):
-    """Gives `model` the weights of `fresh` and its optimizer its initial state."""
+    """Gives `model` the weights and seed streams of `fresh`, its optimizer its initial state."""
     model.set_weights(fresh.get_weights())
+    for generator in ("noise_seed_generator", "sample_seed_generator"):
+        getattr(model, generator).state.assign(getattr(fresh, generator).state)
     for variable, value in zip(model.optimizer.variables, optimizer_init):
         variable.assign(value)
 
@@ -112,8 +114,11 @@ def _fit(model, split, config, repeat):
         callbacks.append(_EpochProgress(config.epochs, f"split {repeat + 1}/{config.repeats}"))
     # tf.data pipelines (cached; reshuffled each epoch from the split's seed): Keras adapts
     # NumPy arrays anew every epoch, which costs ten times a small epoch's training steps.
+    # Full batches only (the remainder, < batch_size rows, changes every epoch): one static
+    # shape, one XLA compilation.
     train = tf.data.Dataset.from_tensor_slices((split.x_train, split.y_train)).cache().shuffle(
-        len(split.x_train), seed=config.seed + repeat).batch(config.batch_size)
+        len(split.x_train), seed=config.seed + repeat).batch(config.batch_size,
+                                                             drop_remainder=True)
     validation = tf.data.Dataset.from_tensor_slices(
         (split.x_validation, split.y_validation)).cache().batch(len(split.x_validation))
     start = time.perf_counter()
