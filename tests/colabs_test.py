@@ -22,7 +22,12 @@ def _ensure_python3_kernel():
                        capture_output=True)
 
 
-@pytest.mark.parametrize("name", ["energies_2d.ipynb"])
+# What each notebook must print (its shortened run's key result).
+EXPECTED = {"energies_2d.ipynb": "KL(q || p) = log Z - ELBO",
+            "conditional_density.ipynb": "test NLL"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs(name, monkeypatch):
     _ensure_python3_kernel()
     monkeypatch.setenv("TFP_NFVI_COLAB_SMOKE", "1")
@@ -39,7 +44,7 @@ def test_notebook_runs(name, monkeypatch):
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
-    assert "KL(q || p) = log Z - ELBO" in outputs
+    assert EXPECTED[name] in outputs
     images = [o for c in notebook.cells for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
