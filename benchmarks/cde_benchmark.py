@@ -68,7 +68,8 @@ def _flow_for(flow, dataset):
 
 
 def _key(record):
-    return (record["study"], record["dataset"], record["flow"], record["direction"])
+    return (record["study"], record["dataset"], record["flow"], record["direction"],
+            record.get("y_noise"), record.get("x_noise"))
 
 
 def _load(path):
@@ -112,16 +113,18 @@ def write_markdown(records, path):
     for name, figures in PAPERS.items():  # In the std columns: see UNITS_NOTE.
         cells = [f"{figures[d]:.2f} | –" if d in figures else "– | –" for d in DATASETS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    flows = list(dict.fromkeys(_canonical(r["flow"]) for r in table))
-    for flow in flows:
+    def label(r):
+        noise = "" if r.get("y_noise", 0.1) == 0.1 else f", y_noise={r['y_noise']}"
+        return _canonical(r["flow"]) + noise
+
+    for name in dict.fromkeys(label(r) for r in table):
         cells = []
         for d in DATASETS:
-            rec = next((r for r in table if r["dataset"] == d and _canonical(r["flow"]) == flow),
-                       None)
+            rec = next((r for r in table if r["dataset"] == d and label(r) == name), None)
             cells.append("– | –" if rec is None else
                          f"{_fmt(rec['nll_std_mean'], rec['nll_std_sd'])} | "
                          f"{_fmt(rec['nll_orig_mean'], rec['nll_orig_sd'])}")
-        lines.append(f"| ours: {flow} | " + " | ".join(cells) + " |")
+        lines.append(f"| ours: {name} | " + " | ".join(cells) + " |")
     directions = [r for r in records if r["study"] == "directions"]
     if directions:
         lines += ["", "## Training direction (Energy, 2-D y)", "",
@@ -148,6 +151,8 @@ def main():
     parser.add_argument("--direction_repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--patience", type=int, default=30)
+    parser.add_argument("--x_noise", type=float, default=0.2)
+    parser.add_argument("--y_noise", type=float, default=0.1)
     parser.add_argument("--data_dir", default=str(_DEFAULT_DATA_DIR))
     parser.add_argument("--results", default=str(_ROOT / "benchmarks" / "results" / "cde.json"))
     args = parser.parse_args()
@@ -158,12 +163,13 @@ def main():
     records = _load(args.results)
     done = {_key(r) for r in records}
     for study, dataset, flow, direction, repeats in _jobs(args):
-        key = (study, dataset, flow, direction)
+        key = (study, dataset, flow, direction, args.y_noise, args.x_noise)
         if key in done:
             continue
         config = configs.CDEConfig(
             dataset=dataset, data_dir=args.data_dir, flow=flow, direction=direction,
-            repeats=repeats, epochs=args.epochs, patience=args.patience, verbose=0)
+            repeats=repeats, epochs=args.epochs, patience=args.patience, x_noise=args.x_noise,
+            y_noise=args.y_noise, verbose=0)
         start = time.perf_counter()
         result = training.run_cde(config)
         record = dict(study=study, dataset=dataset, flow=flow, direction=direction,

@@ -28,20 +28,30 @@ the tests check this identity for every step kind. For autoregressive steps the 
 direction with `"iaf*K"` is the generative direction with `"maf*K"` (steps in reverse order,
 same networks).
 
-Which is the default. On Energy (2-D y; `benchmarks/cde_benchmark.py --study=directions`,
-see `benchmarks/results/cde.md`), the generative direction trained as fast or faster and
-reached an equal or lower test NLL for planar, radial and the autoregressive/coupling flows
-(figures in the benchmark's table): planar's root search costs a few tens of fixed-size
-iterations, negligible at these sizes, and the generative planar/radial family fits
-multimodal conditionals better than their inverses do. It is the default; `normalizing` is
-the cheaper choice when a flow's inverse is expensive (IAF-type steps in high dimensions).
+Which is the default. `benchmarks/cde_benchmark.py --study=directions` trained both on Energy
+(2-D y; 2 random splits each, the `cde` command's protocol; steps/s on a shared 2-core CPU,
+comparable within the run only):
+
+| flow | test NLL, generative | test NLL, normalizing | steps/s gen. | steps/s norm. |
+|---|---|---|---|---|
+| planar*8 | −1.17 ± 0.07 | −0.72 ± 0.26 | 344 | 370 |
+| radial*8 | −0.92 ± 0.19 | −0.99 ± 0.15 | 294 | 434 |
+| maf*4 | −1.37 ± 0.07 | −1.22 ± 0.06 | 231 | 144 |
+| nsf_coupling*4 | −1.42 ± 0.08 | −1.62 ± 0.02 | 173 | 148 |
+
+The generative direction is the default: it fits planar flows much better (their inverses are
+a different, less useful family), is the fast one for MAF (one pass for the density instead
+of D) and within the split-to-split spread for radial; planar's root search costs little at
+these sizes. The normalizing direction was ahead for the coupling spline here and is faster
+for radial (closed-form forward vs the inverse's quadratic) and for IAF-type steps.
 
 Noise regularization (Rothfuss et al., 2019, "Noise Regularization for Conditional Density
 Estimation", arXiv:1907.08982): with `x_noise` = η_x > 0 or `y_noise` = η_y > 0 every training
 batch is perturbed, x + η_x ε, y + η_y ε' (ε, ε' ~ N(0, I), fresh each step), which smooths
 the fitted density and keeps it from collapsing onto the few hundred training points of a
-small data set (the noise scales are in the data's units: standardize the data first).
-Evaluation (`test_step`, `log_prob`) sees the data unperturbed.
+small data set (the noise scales are in the data's units: standardize the data first). The
+model then fits p convolved with N(0, η_y² I), so η_y also limits how sharp p(y | x) can get
+(per coordinate σ ≳ η_y): data whose y is nearly determined by x want a small η_y. Evaluation (`test_step`, `log_prob`) sees the data unperturbed.
 
 Noise for `sample`/`mean` comes from `stateless.stateless_normal` (identical with and without
 XLA) seeded by a stateless seed, or, when none is given, by the model's
