@@ -58,6 +58,17 @@ def test_splits_depend_on_seed_and_repeat_only():
     assert not np.array_equal(a.test_rows, c.test_rows)
 
 
+def test_inputs_are_clipped_targets_are_not():
+    x, y = _table()
+    x[7, 0], y[7, 1] = 1e6, 1e6
+    split = cde_protocol.split_and_standardize(x, y, seed=0, repeat=0, x_clip=4.0)
+    parts = np.concatenate([split.x_train, split.x_validation, split.x_test])
+    assert parts.max() == pytest.approx(4.0)
+    assert np.concatenate([split.y_train, split.y_validation, split.y_test]).max() > 6.0  # One outlier among n rows: z ≈ sqrt(n).
+    unclipped = cde_protocol.split_and_standardize(x, y, seed=0, repeat=0, x_clip=None)
+    assert np.concatenate([unclipped.x_train, unclipped.x_test]).max() > 6.0
+
+
 def test_constant_column_is_left_unscaled_and_bad_input_is_refused():
     x, y = _table()
     x[:, 1] = 7.0

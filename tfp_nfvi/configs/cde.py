@@ -83,6 +83,9 @@ class CDEConfig:
         0.3, "Share of the rows held out for testing.", _check_fraction)
     validation_fraction: float = fields.option(
         0.2, "Share of the training split used for early stopping.", _check_fraction)
+    x_clip: float = fields.option(
+        10.0, "Standardized x is clipped to [-x_clip, x_clip] (guards against data errors "
+        "such as SkillCraft's TotalHours = 1,000,000).", fields.check_positive_float)
     conditioner_units: str = fields.option(
         "64,64", "Widths of the conditioner MLP on x (its last width is the context size).",
         check_units)

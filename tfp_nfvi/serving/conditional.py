@@ -3,7 +3,8 @@
 The signatures are traced graphs over the model's variables (see `saved_model`): no class of
 tfp_nfvi, TFP or Keras is needed to load and run them. Optionally the export takes x and y in
 original units and standardizes them inside the graph, x̃ = (x − m_x)/s_x, ỹ = (y − m_y)/s_y,
-for a model trained on standardized data (as `python -m tfp_nfvi.cde` does):
+for a model trained on standardized data (as `python -m tfp_nfvi.cde` does; optionally x̃ is
+clipped to [−c, c] as there):
 
     log p(y | x) = log p̃(ỹ | x̃) − Σ_j log s_{y,j},      y = m_y + s_y ỹ,  ỹ ~ p̃(· | x̃).
 """
@@ -29,7 +30,7 @@ def _affine(loc, scale, size, name, dtype):
 
 
 def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, y_loc=None,
-                                   y_scale=None, overwrite=False):
+                                   y_scale=None, x_clip=None, overwrite=False):
     """Writes a `ConditionalFlow` as a SavedModel with `sample` and `log_prob` signatures.
 
     | signature | inputs | outputs |
@@ -48,6 +49,7 @@ def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, 
       x_loc, x_scale: per-column mean and standard deviation of x that the model was trained
         to see standardized (None: x is used as given).
       y_loc, y_scale: the same for y.
+      x_clip: clip the standardized x to [−x_clip, x_clip], as in training (None: no).
       overwrite: replace a SavedModel already in `export_dir` (default: refuse).
 
     Returns:
@@ -63,17 +65,20 @@ def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, 
     x_m, x_s = _affine(x_loc, x_scale, p, "x", dtype)
     y_m, y_s = _affine(y_loc, y_scale, d, "y", dtype)
     log_det = tf.reduce_sum(tf.math.log(y_s))
-    check = saved_model._checked_shape  # pylint: disable=protected-access
+
+    def standardize_x(x):
+        x = (saved_model._checked_shape(x, "x", [None, p]) - x_m) / x_s  # pylint: disable=protected-access
+        return x if x_clip is None else tf.clip_by_value(x, -x_clip, x_clip)
 
     def sample(x, n, seed=saved_model._default_seed()):  # pylint: disable=protected-access
-        x = (check(x, "x", [None, p]) - x_m) / x_s
+        x = standardize_x(x)
         n = saved_model._checked_count(n, "n", minimum=0)  # pylint: disable=protected-access
         y = model.sample_from(x, n, saved_model.stateless_seed(seed))
         return {"y": y * y_s + y_m}
 
     def log_prob(x, y):
-        x = (check(x, "x", [None, p]) - x_m) / x_s
-        y = (check(y, "y", [None, d]) - y_m) / y_s
+        x = standardize_x(x)
+        y = (saved_model._checked_shape(y, "y", [None, d]) - y_m) / y_s  # pylint: disable=protected-access
         return {"log_prob": model.conditional_distribution(x).log_prob(y) - log_det}
 
     archive = keras.export.ExportArchive()  # Saves the variables the endpoints read.

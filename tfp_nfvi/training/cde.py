@@ -156,7 +156,7 @@ def run_cde(config):
     for repeat in range(config.repeats):
         split = cde_protocol.split_and_standardize(
             table.x, table.y, config.seed, repeat, config.test_fraction,
-            config.validation_fraction)
+            config.validation_fraction, config.x_clip)
         if len(split.x_train) < config.batch_size:
             raise ValueError(
                 f"`batch_size` {config.batch_size} exceeds the {len(split.x_train)} training "
@@ -188,6 +188,7 @@ def run_cde(config):
                     serving.export_conditional_saved_model(
                         model, os.path.join(out, SAVED_MODEL_DIR),
                         x_loc=split.x_standardizer.loc, x_scale=split.x_standardizer.scale,
+                        x_clip=config.x_clip,
                         y_loc=split.y_standardizer.loc, y_scale=split.y_standardizer.scale,
                         overwrite=True)
 

@@ -11,10 +11,15 @@ Jacobian of the standardization:
     −log p(y | x) = −log p̃(ỹ | x̃) + Σ_j log s_{y,j},
 
 i.e. NLL_orig = NLL_std + Σ_j log σ_j, per data point (`Standardizer.log_det`). A constant
-column (s = 0) is left unscaled (s := 1).
+column (s = 0) is left unscaled (s := 1). Standardized inputs are clipped to [−c, c]
+(`x_clip`, default 10): a data error such as SkillCraft's `TotalHours` = 1,000,000 (58
+standard deviations out) would otherwise send the conditioner far outside anything it was
+trained on, and one such test row can dominate a mean test NLL by orders of magnitude. At
+c = 10 no input of Fish, Concrete or Energy is touched; targets are never clipped.
 """
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
@@ -29,16 +34,20 @@ class Standardizer:
 
     loc: np.ndarray
     scale: np.ndarray
+    clip: Optional[float] = None
 
     @classmethod
-    def fit(cls, values):
+    def fit(cls, values, clip=None):
         values = np.asarray(values, np.float64)
         scale = values.std(axis=0)
-        return cls(values.mean(axis=0), np.where(scale > 0, scale, 1.0))
+        return cls(values.mean(axis=0), np.where(scale > 0, scale, 1.0), clip)
 
     def apply(self, values):
-        """Standardized float32 values."""
-        return ((np.asarray(values, np.float64) - self.loc) / self.scale).astype(np.float32)
+        """Standardized float32 values (clipped to [−clip, clip] if `clip` is set)."""
+        standardized = (np.asarray(values, np.float64) - self.loc) / self.scale
+        if self.clip is not None:
+            standardized = np.clip(standardized, -self.clip, self.clip)
+        return standardized.astype(np.float32)
 
     def invert(self, values):
         """Original-unit float64 values of standardized ones."""
@@ -65,13 +74,15 @@ class CDESplit:
     test_rows: np.ndarray
 
 
-def split_and_standardize(x, y, seed, repeat, test_fraction=0.3, validation_fraction=0.2):
+def split_and_standardize(x, y, seed, repeat, test_fraction=0.3, validation_fraction=0.2,
+                          x_clip=10.0):
     """The train/validation/test split of `repeat` (see the module docstring).
 
     Args:
       x: float `[N, P]` inputs; y: float `[N, D]` targets.
       seed, repeat: non-negative ints; the permutation is `default_rng([seed, repeat])`'s.
       test_fraction, validation_fraction: shares in (0, 1).
+      x_clip: bound on the standardized inputs' magnitude (None: no clipping).
 
     Raises:
       ValueError: mismatched or non-2-D arrays, or a split left with no rows.
@@ -94,7 +105,7 @@ def split_and_standardize(x, y, seed, repeat, test_fraction=0.3, validation_frac
     order = np.random.default_rng([seed, repeat]).permutation(n)
     test, train = order[:num_test], order[num_test:]
     fit, held_out = train[:-num_validation], train[-num_validation:]
-    xs, ys = Standardizer.fit(x[train]), Standardizer.fit(y[train])
+    xs, ys = Standardizer.fit(x[train], clip=x_clip), Standardizer.fit(y[train])
     return CDESplit(
         x_train=xs.apply(x[fit]), y_train=ys.apply(y[fit]),
         x_validation=xs.apply(x[held_out]), y_validation=ys.apply(y[held_out]),
