@@ -66,7 +66,7 @@ def test_inputs_are_clipped_targets_are_not():
     assert parts.max() == pytest.approx(4.0)
     assert np.concatenate([split.y_train, split.y_validation, split.y_test]).max() > 6.0  # One outlier among n rows: z ≈ sqrt(n).
     unclipped = cde_protocol.split_and_standardize(x, y, seed=0, repeat=0, x_clip=None)
-    assert np.concatenate([unclipped.x_train, unclipped.x_test]).max() > 6.0
+    assert np.concatenate([unclipped.x_train, unclipped.x_validation, unclipped.x_test]).max() > 6.0
 
 
 def test_constant_column_is_left_unscaled_and_bad_input_is_refused():
