@@ -3,7 +3,7 @@
 * `FlowVAE(latent_dim=40, flow="planar*16")`: encoder → `AmortizedFlowPosterior` → z →
   decoder → Bernoulli likelihood; trains on the (warmed-up) negative ELBO, estimates
   log p(x) by importance sampling (`log_likelihood`), samples, reconstructs.
-* `ConditionalFlow(input_size, event_size, flow="planar*8")`: conditioner x → c → flow(c),
+* `ConditionalFlow(input_size, event_size, flow="radial*8")`: conditioner x → c → flow(c),
   a conditional density p(y | x) trained by maximum likelihood in the generative or the
   normalizing direction; `log_prob`, `sample`, `mean`.
 * `mlp_encoder`, `mlp_decoder`: the default networks (784→512→256, D→256→512→784, ReLU).

@@ -91,7 +91,7 @@ class ConditionalFlow(keras.Model):
 
         from tfp_nfvi import models
 
-        model = models.ConditionalFlow(input_size=8, event_size=1, flow="planar*8", seed=0)
+        model = models.ConditionalFlow(input_size=8, event_size=1, flow="radial*8", seed=0)
         model.compile()                                     # Adam(1e-3), jit_compile=True
         model.fit(x_train, y_train, batch_size=64, epochs=100,
                   validation_data=(x_val, y_val))           # minimizes the NLL of y given x
@@ -108,9 +108,10 @@ class ConditionalFlow(keras.Model):
     Args:
       input_size: `P`, the size of x.
       event_size: `D`, the size of y.
-      flow: a flow spec (`tfp_nfvi.flows.parse_flow_spec`), e.g. `"planar*8"`,
-        `"radial*8"`, `"maf*4"`, `"nsf_coupling(bins=8)*4"`; `"diag"` is the conditional
-        Gaussian N(μ(x), diag σ(x)²).
+      flow: a flow spec (`tfp_nfvi.flows.parse_flow_spec`), e.g. `"radial*8"` (the default:
+        conditional in every coordinate, also for 1-D y), `"planar*8"`, `"maf*4"`,
+        `"nsf_coupling(bins=8)*4"` (D >= 2); `"diag"` is the conditional Gaussian
+        N(μ(x), diag σ(x)²). See `benchmarks/results/cde.md` for how they compare.
       direction: `"generative"` (the steps map the base to y; `log_prob` runs their
         inverses) or `"normalizing"` (they map y to the base; `log_prob` runs their forward
         passes). See the module docstring.
@@ -129,7 +130,7 @@ class ConditionalFlow(keras.Model):
         self,
         input_size,
         event_size,
-        flow="planar*8",
+        flow="radial*8",
         direction="generative",
         conditioner=None,
         conditioner_units=(64, 64),
