@@ -49,6 +49,7 @@ setuptools.setup(
         "console_scripts": [
             "tfp-nfvi-train = tfp_nfvi.train:main",
             "tfp-nfvi-fit2d = tfp_nfvi.fit2d:main",
+            "tfp-nfvi-cde = tfp_nfvi.cde:main",
         ],
     },
     classifiers=[

@@ -28,6 +28,8 @@ NOTEBOOKS = {
              NLL_DIGITS=100, IW_SAMPLES=20),
         BINARIZED_MNIST,
         ["train: (50000, 784)", "test -ELBO = ", "importance-sampled NLL = ", "S = 20"], 2),
+    # A few epochs of the toy model and of one Concrete split (TFP_NFVI_COLAB_SMOKE=1).
+    "conditional_density.ipynb": ({}, None, ["test NLL"], 1),
 }
 
 

@@ -12,9 +12,16 @@ Pieces, one per module, each usable on its own with `keras.Model.fit`:
   BestWeights: `keras.callbacks.ModelCheckpoint` of the best validation epoch.
   StepTimer: seconds per epoch and steady-state steps per second (`timing`).
   evaluate_test, save_figure: test ELBO / NLL and the samples figure (`report`).
+  run_cde(config): conditional density estimation on tabular data (`cde`), behind
+    `python -m tfp_nfvi.cde`; split_and_standardize, CDESplit, Standardizer: its protocol
+    (`cde_protocol`); its figure (`cde_report`).
 """
 
 from tfp_nfvi.training.best_weights import BestWeights
+from tfp_nfvi.training.cde import run_cde
+from tfp_nfvi.training.cde_protocol import CDESplit
+from tfp_nfvi.training.cde_protocol import Standardizer
+from tfp_nfvi.training.cde_protocol import split_and_standardize
 from tfp_nfvi.training.checkpointing import CheckpointError
 from tfp_nfvi.training.checkpointing import RunCheckpoint
 from tfp_nfvi.training.early_stopping import ResumableEarlyStopping
@@ -32,6 +39,7 @@ from tfp_nfvi.training.timing import StepTimer
 
 __all__ = [
     "BestWeights",
+    "CDESplit",
     "CHECKPOINT_DIR",
     "CheckpointError",
     "EpochCounter",
@@ -40,10 +48,13 @@ __all__ = [
     "RunCheckpoint",
     "SAMPLES_FILE",
     "SAVED_MODEL_DIR",
+    "Standardizer",
     "StepTimer",
     "TENSORBOARD_DIR",
     "epoch_dataset",
     "evaluate_test",
+    "run_cde",
     "save_figure",
+    "split_and_standardize",
     "train",
 ]
