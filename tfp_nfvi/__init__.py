@@ -52,8 +52,15 @@ def __getattr__(name):
 
 
 if not _started_as_own_command():
-    for _name in _SUBPACKAGES:
-        importlib.import_module(f"{__name__}.{_name}")
+    # pylint: disable=g-import-not-at-top
+    from tfp_nfvi import bijectors
+    from tfp_nfvi import data
+    from tfp_nfvi import distribute
+    from tfp_nfvi import flows
+    from tfp_nfvi import models
+    from tfp_nfvi import serving
+    from tfp_nfvi import targets
+    # pylint: enable=g-import-not-at-top
 
 __all__ = [
     "__version__",
