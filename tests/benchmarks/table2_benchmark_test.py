@@ -65,7 +65,7 @@ def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
 def test_end_to_end_on_a_slice_and_resume(tmp_path, capsys):
     args = ["--rows=diag,planar*2", "--max_epochs=2", "--train_digits=400",
             "--valid_digits=100", "--test_digits=50", "--iw_samples=20", "--iw_chunk_size=10",
-            "--warmup_steps=-1", "--verbose=0", f"--results={tmp_path}/table2.json",
+            "--warmup_epochs=1", "--verbose=0", f"--results={tmp_path}/table2.json",
             f"--work_dir={tmp_path}/runs"]
     table2.main(args)
     records = json.loads((tmp_path / "table2.json").read_text())
