@@ -293,7 +293,10 @@ class Flow(keras.layers.Layer):
 
     def bijector(self, context=None):
         """The flow `f_K ∘ ... ∘ f_1` at `context` as one `tfb.Chain`."""
-        context = self._check_context(context)
+        return self._chain(self._check_context(context))
+
+    def _chain(self, context):
+        """`bijector` for an already checked context."""
         params = [None] * len(self.steps) if context is None else self._head_params(context)
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
         bijectors, seen = [], False
@@ -307,7 +310,7 @@ class Flow(keras.layers.Layer):
 
     def call(self, context=None):
         context = self._check_context(context)
-        return tfd.TransformedDistribution(self._base(context), self.bijector(context))
+        return tfd.TransformedDistribution(self._base(context), self._chain(context))
 
     def compute_output_spec(self, context=None):
         raise NotImplementedError(

@@ -152,7 +152,8 @@ class ConditionalFlow(keras.Model):
         self.activation = activation
         self._custom_conditioner = conditioner is not None
         self.conditioner = conditioner or networks.mlp_encoder(
-            self.conditioner_units, activation, name="conditioner")
+            self.conditioner_units, activation, name="conditioner",
+            seed=seeds.derived_seed(seed, 0))  # `seed` decides every initial weight.
         self.flow_kwargs = dict(flow_kwargs or {})
         self.flow = flows.Flow(self.event_size, flow=self.flow_spec, seed=seed, name="flow",
                                **self.flow_kwargs)
