@@ -377,8 +377,8 @@ def main(argv=None):
         print(f"{flow}: training (checkpoints in {work_dir / _slug(flow)}).", flush=True)
         record = run_row(flow, args, dataset, protocol, work_dir)
         records = [r for r in records if r["flow"] != flow] + [record]
-        order = {f: i for i, f in enumerate(args.rows)}
-        records.sort(key=lambda r: order.get(r["flow"], len(order)))
+        order = {f: i for i, f in reversed(list(enumerate(ROWS + tuple(args.rows))))}
+        records.sort(key=lambda r: order.get(r["flow"], len(order)))  # The table's order.
         _write_json(records, results)
         write_markdown(records, results.with_suffix(".md"), protocol)
         write_figure(records, results.with_suffix(".png"))
