@@ -198,6 +198,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
         iw_chunk_size=args.iw_chunk_size, verbose=args.verbose))
     wall = time.perf_counter() - start
     return dict(
+        **_curves(run_dir, result["best_epoch"]),
         flow=flow,
         test_neg_elbo=-result["test_elbo"],
         test_nll=result["test_nll"],
@@ -219,6 +220,46 @@ def run_row(flow, args, dataset, protocol, work_dir):
     )
 
 
+def _epoch_scalars(log_dir, tag):
+    """`{epoch: value}` of a Keras TensorBoard scalar (a resumed run's files all count)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (TensorFlow is heavy)
+
+    values = {}
+    for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:  # A repeated epoch (crash, resume): the last one wins.
+                    values[int(event.step)] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+def _curves(run_dir, best_epoch):
+    """Per-epoch training and validation -ELBO, and the training -ELBO at the best epoch.
+
+    Read from the row's TensorBoard logs, which span every resumed session of the row. The
+    gap between the two curves says whether a row is limited by its epoch budget (both still
+    falling) or by overfitting (validation flat while training falls).
+    """
+    board = pathlib.Path(run_dir) / "tensorboard"
+    train = _epoch_scalars(board / "train", "epoch_elbo")
+    valid = _epoch_scalars(board / "validation", "epoch_elbo")
+    epochs = sorted(set(train) & set(valid))
+    if not epochs or best_epoch - 1 not in train:
+        return {}
+    return dict(train_neg_elbo_curve=[-train[e] for e in epochs],
+                val_neg_elbo_curve=[-valid[e] for e in epochs],
+                train_neg_elbo_at_best=-train[best_epoch - 1])
+
+
+def _backfill_curves(records, work_dir):
+    """Adds the curves to records written before they were recorded, from the row folders."""
+    for record in records:
+        if "train_neg_elbo_curve" not in record:
+            record.update(_curves(work_dir / _slug(record["flow"]), record["best_epoch"]))
+    return records
+
+
 def _fmt(value, digits=2):
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
@@ -233,11 +274,13 @@ def write_markdown(records, path, protocol):
         "",
         "Ours: test −ELBO (single-sample mean) and NLL (importance sampling, "
         f"S = {protocol['iw_samples']:,}) over {protocol['num_test_digits']:,} test digits, "
-        "nats; lower is better. The papers' figures are in the columns to the right.",
+        "nats; lower is better. The papers' figures are in the columns to the right. "
+        "*train −ELBO*: the training digits' mean −ELBO in the best epoch (as `fit` logs it), "
+        "for the gap between fitting and generalizing (learning curves: `table2_curves.png`).",
         "",
-        "| posterior | −ELBO | NLL | epochs (best) | train s | eval s | steps/s | "
+        "| posterior | −ELBO | NLL | train −ELBO | epochs (best) | train s | eval s | steps/s | "
         + " | ".join(papers) + " |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(papers),
+        "|---|---|---|---|---|---|---|---|" + "---|" * len(papers),
     ]
     for r in records:
         cells = []
@@ -247,7 +290,7 @@ def write_markdown(records, path, protocol):
                 _fmt(v) for v in (p.neg_elbo, p.nll) if v is not None))
         lines.append(
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(r['test_nll'])} | "
-            f"{r['epochs']} ({r['best_epoch']}) | {_fmt(r['train_seconds'], 0)} | "
+            f"{_fmt(r.get('train_neg_elbo_at_best'))} | {r['epochs']} ({r['best_epoch']}) | {_fmt(r['train_seconds'], 0)} | "
             f"{_fmt(r['eval_seconds'], 0)} | {_fmt(r['steps_per_second'], 1)} | "
             + " | ".join(cells) + " |")
     encoder, decoder = protocol["encoder_units"], protocol["decoder_units"]
@@ -310,6 +353,36 @@ def write_figure(records, path):
     plt.close(fig)
 
 
+def write_curves_figure(records, path):
+    """Training and validation -ELBO per epoch for each row (the budget-vs-overfitting view)."""
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, r in enumerate(r for r in records if "val_neg_elbo_curve" in r):
+        color = f"C{i % 10}"
+        epochs = np.arange(1, len(r["val_neg_elbo_curve"]) + 1)
+        ax.plot(epochs, r["train_neg_elbo_curve"], "--", color=color, lw=1)
+        ax.plot(epochs, r["val_neg_elbo_curve"], "-", color=color, lw=1.2, label=r["flow"])
+    ax.set_ylim(88, 110)
+    ax.set_xlabel("epoch (500 steps)")
+    ax.set_ylabel("−ELBO, nats (solid: validation, dashed: training)")
+    ax.set_title("Binarized MNIST: learning curves per row")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _write_outputs(records, results, protocol):
+    _write_json(records, results)
+    write_markdown(records, results.with_suffix(".md"), protocol)
+    write_figure(records, results.with_suffix(".png"))
+    write_curves_figure(records, results.with_name(results.stem + "_curves.png"))
+
+
 def _table(records):
     head = (f"{'flow':>12} {'-ELBO':>8} {'NLL':>8} {'epochs':>6} {'train s':>8} "
             f"{'eval s':>7} {'steps/s':>8}")
@@ -368,7 +441,7 @@ def main(argv=None):
     work_dir = pathlib.Path(args.work_dir)
     dataset, counts = _dataset(args, work_dir)
     protocol = _protocol(args, counts)
-    records = _load_records(results)
+    records = _backfill_curves(_load_records(results), work_dir)
     for flow in args.rows:
         done = [r for r in records if r["flow"] == flow and r.get("protocol") == protocol]
         if done:
@@ -379,14 +452,11 @@ def main(argv=None):
         records = [r for r in records if r["flow"] != flow] + [record]
         order = {f: i for i, f in reversed(list(enumerate(ROWS + tuple(args.rows))))}
         records.sort(key=lambda r: order.get(r["flow"], len(order)))  # The table's order.
-        _write_json(records, results)
-        write_markdown(records, results.with_suffix(".md"), protocol)
-        write_figure(records, results.with_suffix(".png"))
+        _write_outputs(records, results, protocol)
         print(json.dumps({k: record[k] for k in ("flow", "test_neg_elbo", "test_nll",
                                                  "epochs", "train_seconds", "eval_seconds")}),
               flush=True)
-    write_markdown(records, results.with_suffix(".md"), protocol)
-    write_figure(records, results.with_suffix(".png"))
+    _write_outputs(records, results, protocol)
     print(f"\nTable 2 ({counts['test']:,} test digits, S = {args.iw_samples:,}); "
           f"{results}, {results.with_suffix('.md').name}, {results.with_suffix('.png').name}")
     print(_table(records))

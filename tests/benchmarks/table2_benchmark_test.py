@@ -46,6 +46,32 @@ def test_markdown_puts_the_papers_beside_our_rows(tmp_path):
     assert (tmp_path / "t.png").stat().st_size > 10_000
 
 
+def test_learning_curves_come_from_the_tensorboard_logs_of_every_session(tmp_path):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    run = tmp_path / "planarx2"
+    sessions = [dict(train=[120.0, 100.0], valid=[118.0, 101.0], epochs=[0, 1]),
+                dict(train=[99.0, 95.0], valid=[100.0, 102.0], epochs=[1, 2])]  # Resumed.
+    for k, session in enumerate(sessions):
+        for split, key in (("train", "train"), ("validation", "valid")):
+            with tf.summary.create_file_writer(str(run / "tensorboard" / split),
+                                               filename_suffix=f".{k}").as_default():
+                for epoch, value in zip(session["epochs"], session[key]):
+                    tf.summary.scalar("epoch_elbo", -value, step=epoch)
+                    tf.summary.scalar("epoch_kl", 1.0, step=epoch)  # Other tags: ignored.
+    curves = table2._curves(run, best_epoch=2)
+    # Epoch 1 was logged twice (before a crash and after the resume): the later value counts.
+    assert curves["train_neg_elbo_curve"] == [120.0, 99.0, 95.0]
+    assert curves["val_neg_elbo_curve"] == [118.0, 100.0, 102.0]
+    assert curves["train_neg_elbo_at_best"] == 99.0  # Epochs count from 1.
+    # Records written before curves were recorded get them from their row folders.
+    old, missing = dict(flow="planar*2", best_epoch=3), dict(flow="diag", best_epoch=3)
+    table2._backfill_curves([old, missing], tmp_path)
+    assert old["train_neg_elbo_at_best"] == 95.0 and "train_neg_elbo_curve" not in missing
+    table2.write_curves_figure([old, missing], tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
 def test_arguments_are_validated():
     with pytest.raises(SystemExit):
         table2.parse_args(["--iw_samples=0"])
@@ -75,7 +101,9 @@ def test_end_to_end_on_a_slice_and_resume(tmp_path, capsys):
         assert r["test_neg_elbo"] > 0 and r["test_nll"] > 0 and r["train_seconds"] > 0
         # log p(x) >= ELBO in expectation; 50 digits, S = 20: allow 1 nat of noise.
         assert r["test_nll"] < r["test_neg_elbo"] + 1.0
-    assert (tmp_path / "table2.md").exists() and (tmp_path / "table2.png").exists()
+        assert len(r["val_neg_elbo_curve"]) == 2 and r["train_neg_elbo_at_best"] > 0
+    for name in ("table2.md", "table2.png", "table2_curves.png"):
+        assert (tmp_path / name).exists()
     capsys.readouterr()
     # Rerun: finished rows are skipped; a row lost from the JSON resumes from its checkpoint.
     (tmp_path / "table2.json").write_text(json.dumps(records[:1]))
