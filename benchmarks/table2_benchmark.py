@@ -290,7 +290,8 @@ def write_markdown(records, path, protocol):
                 _fmt(v) for v in (p.neg_elbo, p.nll) if v is not None))
         lines.append(
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(r['test_nll'])} | "
-            f"{_fmt(r.get('train_neg_elbo_at_best'))} | {r['epochs']} ({r['best_epoch']}) | {_fmt(r['train_seconds'], 0)} | "
+            f"{_fmt(r.get('train_neg_elbo_at_best'))} | {r['epochs']} ({r['best_epoch']}) | "
+            f"{_fmt(r['train_seconds'], 0)}{' †' if r.get('resumed_from_epoch') else ''} | "
             f"{_fmt(r['eval_seconds'], 0)} | {_fmt(r['steps_per_second'], 1)} | "
             + " | ".join(cells) + " |")
     encoder, decoder = protocol["encoder_units"], protocol["decoder_units"]
@@ -321,6 +322,8 @@ def write_markdown(records, path, protocol):
         f"- Evaluation: our −ELBO and NLL are measured on the test digits; NLL uses "
         f"S = {protocol['iw_samples']:,} importance samples like vdB. R&M and T&W report "
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
+        "- † The row was resumed from a checkpoint: its train s and steps/s count only the "
+        "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
         "",
     ]
     path.write_text("\n".join(lines))
