@@ -84,7 +84,8 @@ def _flow_for(flow, dataset):
 
 def _key(record):
     return (record["study"], record["dataset"], record["flow"], record["direction"],
-            record.get("y_noise"), record.get("x_noise"))
+            record.get("y_noise"), record.get("x_noise"), record.get("y_noise_grid"),
+            record.get("x_noise_grid"))
 
 
 def _load(path):
@@ -129,8 +130,11 @@ def write_markdown(records, path):
         cells = [f"{figures[d]:.2f} | –" if d in figures else "– | –" for d in DATASETS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     def label(r):
-        noise = "" if r.get("y_noise", 0.1) == 0.1 else f", y_noise={r['y_noise']}"
-        return r["flow"] + noise
+        grids = [f", {axis}_noise chosen by validation from {{{r[axis + '_noise_grid']}}}"
+                 for axis in ("x", "y") if r.get(axis + "_noise_grid")]
+        if grids:
+            return r["flow"] + "".join(grids)
+        return r["flow"] + ("" if r.get("y_noise", 0.1) == 0.1 else f", y_noise={r['y_noise']}")
 
     for name in dict.fromkeys(label(r) for r in table):
         cells = []
@@ -168,6 +172,11 @@ def main():
     parser.add_argument("--patience", type=int, default=30)
     parser.add_argument("--x_noise", type=float, default=0.2)
     parser.add_argument("--y_noise", type=float, default=0.1)
+    parser.add_argument("--x_noise_grid", default=None,
+                        help="x noise levels chosen per split by validation NLL, e.g. 0.2,0.1")
+    parser.add_argument("--y_noise_grid", default=None,
+                        help="y noise levels chosen per split by validation NLL, e.g. "
+                        "0.1,0.05,0.02")
     parser.add_argument("--data_dir", default=str(_DEFAULT_DATA_DIR))
     parser.add_argument("--results", default=str(_ROOT / "benchmarks" / "results" / "cde.json"))
     args = parser.parse_args()
@@ -178,13 +187,15 @@ def main():
     records = _load(args.results)
     done = {_key(r) for r in records}
     for study, dataset, flow, direction, repeats in _jobs(args):
-        key = (study, dataset, flow, direction, args.y_noise, args.x_noise)
+        key = (study, dataset, flow, direction, args.y_noise, args.x_noise, args.y_noise_grid,
+               args.x_noise_grid)
         if key in done:
             continue
         config = configs.CDEConfig(
             dataset=dataset, data_dir=args.data_dir, flow=flow, direction=direction,
             repeats=repeats, epochs=args.epochs, patience=args.patience, x_noise=args.x_noise,
-            y_noise=args.y_noise, verbose=0)
+            y_noise=args.y_noise, x_noise_grid=args.x_noise_grid,
+            y_noise_grid=args.y_noise_grid, verbose=0)
         start = time.perf_counter()
         result = training.run_cde(config)
         record = dict(study=study, dataset=dataset, flow=flow, direction=direction,
