@@ -52,8 +52,16 @@ _SOFTPLUS_INVERSE_ONE = float(np.log(np.expm1(1.0)))
 # Flow options that each step family accepts (passed through from the `Flow`).
 _STEP_OPTIONS = {
     step_lib.ParameterizedStep: ("batch_shape", "init_scale"),
-    step_lib.NetworkStep: ("hidden_units", "activation", "log_scale_clip"),
+    step_lib.NetworkStep: ("hidden_units", "activation", "log_scale_clip", "context_to_output"),
 }
+# Options whose default changed since v0.1, with the value a config saved without them means
+# (`Flow.from_config`, and the models that keep a flow's arguments in their own config).
+LEGACY_OPTIONS = {"context_to_output": False}
+
+
+def with_legacy_options(kwargs):
+    """`kwargs` (a saved config's flow arguments) with `LEGACY_OPTIONS` filled in where absent."""
+    return {**LEGACY_OPTIONS, **(kwargs or {})}
 
 
 def softplus_scale(raw, min_scale):
@@ -89,6 +97,11 @@ class Flow(keras.layers.Layer):
       hidden_units: hidden sizes of each network step's network.
       activation: their hidden activation.
       log_scale_clip: soft bound on their per-step log-scale.
+      context_to_output: the `MADE` networks of autoregressive steps (maf, iaf, nsf_iaf) also
+        feed the context straight to their outputs, so every coordinate's transform depends
+        on it (see `networks`). False is v0.1's network, in which the first coordinate's
+        transform ignores the context (for D = 1: the whole step); a saved config without
+        the key loads as False.
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization (context).
       init_scale: stddev of the random initialization of global step parameters.
@@ -110,6 +123,7 @@ class Flow(keras.layers.Layer):
         hidden_units=(64, 64),
         activation="relu",
         log_scale_clip=3.0,
+        context_to_output=True,
         min_scale=1e-4,
         head_init_scale=1e-2,
         init_scale=0.1,
@@ -127,6 +141,7 @@ class Flow(keras.layers.Layer):
         self.hidden_units = validation.check_int_sequence(hidden_units, "hidden_units")
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
+        self.context_to_output = bool(context_to_output)
         self.min_scale = float(min_scale)
         self.head_init_scale = float(head_init_scale)
         self.init_scale = float(init_scale)
@@ -158,7 +173,7 @@ class Flow(keras.layers.Layer):
         options = dict(
             batch_shape=self.batch_shape, init_scale=self.init_scale,
             hidden_units=self.hidden_units, activation=self.activation,
-            log_scale_clip=self.log_scale_clip,
+            log_scale_clip=self.log_scale_clip, context_to_output=self.context_to_output,
         )
         steps = []
         for k, (kind, spec_options) in enumerate(self._kinds):
@@ -326,6 +341,7 @@ class Flow(keras.layers.Layer):
             hidden_units=list(self.hidden_units),
             activation=self.activation,
             log_scale_clip=self.log_scale_clip,
+            context_to_output=self.context_to_output,
             min_scale=self.min_scale,
             head_init_scale=self.head_init_scale,
             init_scale=self.init_scale,
@@ -336,3 +352,7 @@ class Flow(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**with_legacy_options(config))
