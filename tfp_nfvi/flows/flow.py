@@ -18,8 +18,11 @@ conditional density model's flow (`c` = features of the conditioning input) and,
   emits the raw parameters of all of them, `Σ_k P_k` numbers per example, laid out kind by
   kind in registry order (all planar steps, then all radial steps, ...; within a kind in
   flow order), and each step gets its slice: one matrix product for the whole flow. The
-  head starts as a truncated normal of stddev `head_init_scale / sqrt(C)` with zero bias,
-  so the initial flow is close to the identity. Globally each step holds its own parameters.
+  head's kernel starts as a truncated normal of stddev `head_init_scale / sqrt(C)` and its
+  bias at each step's `identity_params()` (0 for a step without one), so the initial flow is
+  the identity up to the kernel's small output. (Planar needs this: at θ = 0 its
+  invertibility reparameterization makes each step a contraction, see `planar`.) Globally
+  each step holds its own parameters.
 * **Network steps** (maf, iaf, realnvp, ...) own a network that takes `c` as its context.
   A coordinate reversal `tfb.Permute([D-1, ..., 0])` precedes every such step after the
   first (as TFP's MAF examples and RealNVP's alternating masks): deterministic, volume
@@ -226,6 +229,7 @@ class Flow(keras.layers.Layer):
                     kernel_initializer=keras.initializers.VarianceScaling(
                         scale=self.head_init_scale**2, mode="fan_in",
                         distribution="truncated_normal", seed=seeds.derived_seed(self.seed, 1)),
+                    bias_initializer=keras.initializers.Constant(self._identity_bias(steps)),
                     name="flow_head", dtype=self.dtype_policy,
                 )
                 self.flow_head.build(context_shape)
@@ -246,6 +250,28 @@ class Flow(keras.layers.Layer):
 
     # ------------------------------------------------------------------------------ calling
 
+    def _head_groups(self):
+        """The flow head's layout: lists of step indices, one block of the head per list.
+
+        Kind by kind in registry order (v0.1's layout: all planar, then all radial), and
+        within a kind by distinct options in order of appearance; steps in flow order.
+        """
+        return [
+            [k for k, n in enumerate(self._names) if n == name]
+            for kind, cls in registry.STEPS.items()
+            if issubclass(cls, step_lib.ParameterizedStep)
+            for name in dict.fromkeys(n for n, (c, _) in zip(self._names, self._kinds) if c == kind)
+        ]
+
+    def _identity_bias(self, steps):
+        """The head bias at which every parameterized step is the identity (where it can be)."""
+        blocks = []
+        for indices in self._head_groups():
+            for k in indices:
+                theta = steps[k].identity_params()
+                blocks.append(np.zeros([steps[k].num_params]) if theta is None else theta)
+        return np.concatenate(blocks).astype(np.float32)
+
     def _head_params(self, context):
         """Each parameterized step's slice of the flow head, in flow order (else None)."""
         params = [None] * len(self.steps)
@@ -254,15 +280,7 @@ class Flow(keras.layers.Layer):
         raw = self.flow_head(context)
         batch = tf.shape(raw)[:-1]
         offset = 0
-        # Kind by kind in registry order (v0.1's layout: all planar, then all radial), and
-        # within a kind by distinct options in order of appearance.
-        groups = [
-            [k for k, n in enumerate(self._names) if n == name]
-            for kind, cls in registry.STEPS.items()
-            if issubclass(cls, step_lib.ParameterizedStep)
-            for name in dict.fromkeys(n for n, (c, _) in zip(self._names, self._kinds) if c == kind)
-        ]
-        for indices in groups:
+        for indices in self._head_groups():
             size = self.steps[indices[0]].num_params
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size

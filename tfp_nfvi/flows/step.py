@@ -78,7 +78,7 @@ class ParameterizedStep(FlowStep):
 
     Subclasses define `num_params` (an int attribute set in `__init__`), `bijector_args(θ)`
     (`[..., P]` → the bijector's constructor arguments, constraints applied), `bijector_class`,
-    and optionally `global_init_stddev()`.
+    and optionally `global_init_stddev()` and `identity_params()`.
 
     Args:
       event_size: `D`.
@@ -101,6 +101,15 @@ class ParameterizedStep(FlowStep):
     def global_init_stddev(self):
         """Per-parameter stddev `[P]` of a global step's initial `θ ~ N(0, diag s²)`."""
         return np.full([self.num_params], self.init_scale)
+
+    def identity_params(self):
+        """A `θ` (float64 `[P]`) at which the bijector is the identity map, or None.
+
+        The `Flow`'s head starts with this as its bias (and a small kernel), so a fresh
+        amortized or conditional step is the identity up to the kernel's small output; None
+        leaves the bias at 0. Only an initializer: global steps and loaded weights ignore it.
+        """
+        return None
 
     def build(self, context_shape=None):
         if context_shape is None:
