@@ -64,7 +64,8 @@ LEGACY_OPTIONS = {"context_to_output": False}
 
 def with_legacy_options(kwargs):
     """`kwargs` (a saved config's flow arguments) with `LEGACY_OPTIONS` filled in where absent."""
-    return {**LEGACY_OPTIONS, **(kwargs or {})}
+    kwargs = dict(kwargs or {})  # Given keys first, so a config's key order survives a load.
+    return {**kwargs, **{k: v for k, v in LEGACY_OPTIONS.items() if k not in kwargs}}
 
 
 def softplus_scale(raw, min_scale):
