@@ -22,5 +22,17 @@ def test_settings_are_validated():
             configs.CDEConfig(**{name: bad})
 
 
+def test_noise_grids():
+    config = configs.CDEConfig(x_noise=0.3, y_noise_grid="0.1, 0.05,0.02")
+    assert config.noise_candidates == ((0.3, 0.1), (0.3, 0.05), (0.3, 0.02))
+    config = configs.CDEConfig(x_noise_grid="0.2,0.1", y_noise_grid="0.1,0")
+    assert config.noise_candidates == ((0.2, 0.1), (0.2, 0.0), (0.1, 0.1), (0.1, 0.0))
+    assert configs.CDEConfig(y_noise=0.05).noise_candidates == ((0.2, 0.05),)
+    for name, bad in (("y_noise_grid", "0.1,x"), ("y_noise_grid", "0.1,-0.1"),
+                      ("x_noise_grid", "0.1,0.1"), ("x_noise_grid", "")):
+        with pytest.raises(ValueError, match=f"`{name}` must be distinct comma-separated"):
+            configs.CDEConfig(**{name: bad})
+
+
 def test_parse_units():
     assert configs.cde.parse_units("64, 32") == (64, 32)

@@ -90,9 +90,11 @@ def test_every_weight_gets_a_finite_gradient_and_xla_matches_eager(flow):
     layer = _posterior(flow)
     names = flows.parse_flow_spec(flow)
     num_networks = sum(c for n, c in names if n in ("maf", "iaf", "realnvp"))
+    num_made = sum(c for n, c in names if n in ("maf", "iaf"))
     has_head = any(n in ("planar", "radial") for n, _ in names)
-    # base head (2) + flow head (2) + per network 2 hidden + context kernel + output (2).
-    assert len(layer.trainable_weights) == 2 + 2 * has_head + 5 * num_networks
+    # base head (2) + flow head (2) + per network 2 hidden + context kernel + output (2),
+    # + MADE's context-to-output kernel.
+    assert len(layer.trainable_weights) == 2 + 2 * has_head + 5 * num_networks + num_made
     eps = tf.random.stateless_normal([2, B, D], seed=[3, 4])
     loss, grads = _loss_and_grads(layer, _context(), eps)
     for w, g in zip(layer.trainable_variables, grads):

@@ -149,3 +149,46 @@ def test_errors():
     global_layer.build(None)
     with pytest.raises(ValueError, match="takes no context"):
         global_layer(tf.zeros([B, C]))
+
+
+@pytest.mark.parametrize("event_size", [1, 3])
+def test_fresh_amortized_planar_and_radial_flows_are_the_identity(event_size):
+    # The flow head's bias starts at every step's identity_params(): with its kernel at 0 the
+    # flow is exactly the identity, with its small random kernel close to it. At θ = 0
+    # instead each planar step contracts by 1 + m(0) = 0.69 along its w.
+    flow = flows.Flow(event_size, "planar*4,radial*2", trainable_base=False, seed=0)
+    context = tf.random.stateless_normal([5, 6], seed=[1, 2])
+    z = tf.random.stateless_normal([5, event_size], seed=[2, 2])
+    q = flow(context)
+    assert np.max(np.abs(q.bijector.forward(z) - z)) < 0.05  # kernel output ~ 1e-2
+    kernel, bias = flow.flow_head.kernel, flow.flow_head.bias
+    identity_bias = bias.numpy()
+    bias.assign(tf.zeros_like(bias))  # θ ≈ 0 (v0.1's start): far from the identity
+    assert np.max(np.abs(flow(context).bijector.forward(z) - z)) > 0.1
+    bias.assign(identity_bias)
+    kernel.assign(tf.zeros_like(kernel))
+    q = flow(context)
+    np.testing.assert_allclose(q.bijector.forward(z), z, atol=1e-6)
+    np.testing.assert_allclose(q.bijector.inverse(tf.identity(z)), z, atol=1e-5)
+    np.testing.assert_allclose(q.log_prob(z), q.distribution.log_prob(z), atol=1e-5)
+    theta = bias.numpy()[: 2 * event_size + 1]  # the first planar step's (u, w, b)
+    np.testing.assert_allclose(theta[:event_size] @ theta[event_size:-1], np.log(np.e - 1),
+                               rtol=1e-6)
+
+
+def test_identity_start_keeps_log_prob_exact_and_gradients_nonzero():
+    # At the identity start log_prob (through planar's numerical inverse) is the density of
+    # the sampled points, and the head's u and w outputs get gradients, so training moves off
+    # it (b's gradient is proportional to û, 0 at the exact identity: it follows once û moves).
+    flow = flows.Flow(2, "planar*3,radial", seed=1)
+    context = tf.random.stateless_normal([4, 5], seed=[3, 2])
+    flow(context)
+    flow.flow_head.kernel.assign(tf.zeros_like(flow.flow_head.kernel))  # the exact identity
+    with tf.GradientTape() as tape:
+        z, log_q = flow(context).experimental_sample_and_log_prob(seed=[5, 6])
+        loss = tf.reduce_mean(log_q + tf.reduce_sum(z**2, -1))
+    np.testing.assert_allclose(flow(context).log_prob(tf.identity(z)), log_q, atol=1e-4)
+    grads = tape.gradient(loss, [flow.flow_head.kernel, flow.flow_head.bias])
+    for g in grads:  # The planar block comes first: 3 steps of (u, w, b), 5 numbers each.
+        planar = np.reshape(np.abs(g)[..., :15], (-1, 3, 5))
+        assert np.all(np.isfinite(g)) and np.all(planar[..., :4].max(axis=0) > 1e-6)

@@ -30,3 +30,25 @@ def test_inverse_jacobian_is_triangular():
     jac = tape.batch_jacobian(x, y)[0].numpy()
     np.testing.assert_array_equal(np.triu(jac, 1), 0.0)  # x_i depends on y_{<=i} only
     assert np.any(np.abs(np.tril(jac, -1)) > 1e-4)
+
+
+@pytest.mark.parametrize("kind", ["maf", "iaf", "nsf_iaf"])
+def test_one_dimensional_step_depends_on_the_context(kind):
+    # For D = 1 a MADE has only the first coordinate's outputs, which no hidden unit reaches:
+    # the context gets there by the direct context-to-output path alone.
+    z = tf.constant([[0.3], [0.3]])
+    context = tf.constant([[0.0, 0.0, 0.0], [1.0, -1.0, 2.0]])
+    flow = flows.Flow(1, kind, hidden_units=(8,), trainable_base=False, seed=0)
+    flow.build((None, 3))
+    _far(flow)
+    y = flow(context).bijector.forward(z).numpy()
+    assert abs(y[0, 0] - y[1, 0]) > 1e-3
+    # A config saved before the option (v0.1) means the old network: the step ignores c.
+    config = flow.get_config()
+    del config["context_to_output"]
+    legacy = flows.Flow.from_config(config)
+    legacy.build((None, 3))
+    assert len(legacy.weights) == len(flow.weights) - 1
+    _far(legacy)
+    y = legacy(context).bijector.forward(z).numpy()
+    assert y[0, 0] == y[1, 0] and y[0, 0] != 0.3

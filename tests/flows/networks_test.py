@@ -108,6 +108,40 @@ def test_config_round_trip(cls, args):
     context = tf.ones([3, 2])
     for a, b in zip(net(x, context=context), clone(x, context=context)):
         np.testing.assert_allclose(a, b)  # same seed, same weights
-    # Two hidden (kernel, bias) pairs, the context kernel, the output kernel and bias.
-    assert len(net.trainable_weights) == 2 * 2 + 1 + 2
+    # Two hidden (kernel, bias) pairs, the context kernel, the output kernel and bias (and
+    # MADE's context-to-output kernel).
+    assert len(net.trainable_weights) == 2 * 2 + 1 + 2 + (cls is flows.MADE)
     assert all(isinstance(w, keras.Variable) for w in net.trainable_weights)
+
+
+@pytest.mark.parametrize("params_per_output", [None, 4])
+def test_every_made_output_depends_on_the_context(params_per_output):
+    # The first coordinate's outputs see no hidden unit; the context reaches them only by the
+    # direct path. D = 1 is the extreme case: without it the network ignores the context.
+    for d in (1, D):
+        made = flows.MADE(d, hidden_units=(8,), context_size=3, output_init_scale=1.0,
+                          params_per_output=params_per_output, seed=0)
+        x = tf.random.stateless_normal([4, d], seed=[1, 2])
+        context = tf.random.stateless_normal([4, 3], seed=[2, 2])
+        a = tf.concat(tf.nest.flatten(made(x, context=context)), -1)
+        b = tf.concat(tf.nest.flatten(made(x, context=context + 1.0)), -1)
+        assert np.min(np.max(np.abs(a - b), axis=0)) > 1e-3  # every output column moved
+        old = flows.MADE(d, hidden_units=(8,), context_size=3, output_init_scale=1.0,
+                         params_per_output=params_per_output, context_to_output=False, seed=0)
+        a = tf.concat(tf.nest.flatten(old(x, context=context)), -1).numpy()
+        b = tf.concat(tf.nest.flatten(old(x, context=context + 1.0)), -1).numpy()
+        # Coordinate 0's outputs: its P parameters, or (shift_0, log_scale_0).
+        a, b = (v[:, 0, :] if params_per_output else v[:, [0, d]] for v in (a, b))
+        np.testing.assert_array_equal(a, b)  # v0.1's network: the first output is blind to c
+
+
+def test_made_config_without_context_to_output_is_v0_1s_network():
+    made = flows.MADE(D, hidden_units=(8,), context_size=3, seed=0)
+    config = made.get_config()
+    assert config["context_to_output"] is True
+    del config["context_to_output"]  # as saved by v0.1
+    old = flows.MADE.from_config(config)
+    old.build(None)
+    assert old.context_to_output is False and old.context_output_kernel is None
+    assert [w.name for w in old.weights] == [
+        "kernel_0", "bias_0", "context_kernel", "output_kernel", "output_bias"]

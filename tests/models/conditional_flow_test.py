@@ -190,3 +190,24 @@ def test_keras_file_round_trip(direction, tmp_path):
     assert loaded.compiled and loaded.jit_compile is False
     assert (loaded.direction, loaded.x_noise, loaded.flow_spec) == (direction, 0.1, "radial*2,maf")
     np.testing.assert_allclose(loaded.log_prob(x, y), model.log_prob(x, y), rtol=1e-6)
+
+
+def test_config_saved_before_context_to_output_loads_the_old_networks():
+    # A model saved by a version without `context_to_output` has no such key in its
+    # flow_kwargs: it must get v0.1's MADE (same weights, same densities), new models the
+    # new one, and a saved new model keeps it.
+    old = models.ConditionalFlow(P, 1, flow="maf*2", conditioner_units=(8,), seed=0,
+                                 flow_kwargs={"hidden_units": (8,), "context_to_output": False})
+    old.build((None, P))
+    config = old.get_config()
+    del config["flow_kwargs"]["context_to_output"]
+    loaded = models.ConditionalFlow.from_config(config)
+    loaded.build((None, P))
+    loaded.set_weights(old.get_weights())  # raises if the layouts differ
+    x, y = _inputs(6, 1)
+    np.testing.assert_allclose(loaded.log_prob(x, y), old.log_prob(x, y), rtol=1e-6)
+    new = models.ConditionalFlow(P, 1, flow="maf*2", conditioner_units=(8,), seed=0,
+                                 flow_kwargs={"hidden_units": (8,)})
+    new.build((None, P))
+    assert new.get_config()["flow_kwargs"]["context_to_output"] is True
+    assert len(new.get_weights()) == len(old.get_weights()) + 2

@@ -71,6 +71,23 @@ def test_a_repeat_equals_a_fresh_model_on_its_split(tmp_path):
     assert results["nll_std"][0] != pytest.approx(nll, rel=1e-3)
 
 
+def test_noise_levels_are_chosen_per_split_by_validation_nll(tmp_path):
+    # Each split keeps the candidate with the lowest validation NLL, and its test NLL is that
+    # of a run with the chosen level alone (same initialization and data order).
+    csv = _csv(tmp_path / "toy.csv")
+    results = training.run_cde(_config(dataset=csv, targets="y1,y2", y_noise_grid="0.5,0.0"))
+    assert results["noise_candidates"] == [[0.2, 0.5], [0.2, 0.0]]
+    for r, scores in enumerate(results["candidate_validation_nll"]):
+        chosen = int(np.argmin(scores))
+        assert results["y_noise_selected"][r] == (0.5, 0.0)[chosen]
+        assert results["x_noise_selected"][r] == 0.2
+        assert results["validation_nll"][r] == min(scores)
+        alone = training.run_cde(_config(dataset=csv, targets="y1,y2", repeats=r + 1,
+                                         y_noise=(0.5, 0.0)[chosen]))
+        assert alone["nll_std"][r] == pytest.approx(results["nll_std"][r], rel=1e-5)
+        assert alone["validation_nll"][r] == pytest.approx(min(scores), rel=1e-5)
+
+
 def test_dataset_errors_are_clear(tmp_path):
     csv = _csv(tmp_path / "toy.csv")
     with pytest.raises(ValueError, match="`targets` must name the y columns"):

@@ -36,6 +36,25 @@ def parse_units(value):
     return tuple(int(p) for p in check_units(value, "units").split(","))
 
 
+def check_noise_grid(value, name):
+    """Comma-separated non-negative noise levels, e.g. "0.1,0.05,0.02" (returned unchanged)."""
+    parts = value.split(",") if isinstance(value, str) else None
+    try:
+        levels = [float(p) for p in parts] if parts else None
+    except ValueError:
+        levels = None
+    if not levels or not all(level >= 0 for level in levels) or len(set(levels)) < len(levels):
+        raise ValueError(
+            f"`{name}` must be distinct comma-separated non-negative numbers such as "
+            f"'0.1,0.05,0.02', got {value!r}.")
+    return value
+
+
+def parse_noise_grid(value):
+    """`"0.1,0.05"` -> `(0.1, 0.05)`."""
+    return tuple(float(p) for p in check_noise_grid(value, "noise grid").split(","))
+
+
 def _check_fraction(value, name):
     value = fields.check_positive_float(value, name)
     if not value < 1:
@@ -97,6 +116,13 @@ class CDEConfig:
     y_noise: float = fields.option(
         0.1, "Noise regularization: std of Gaussian noise added to standardized y in "
         "training (0: off).", fields.check_non_negative_float)
+    x_noise_grid: Optional[str] = fields.option(
+        None, "Noise levels for x to choose from, e.g. 0.2,0.1: each split trains one model "
+        "per (x_noise, y_noise) of the grids and keeps the one with the best validation NLL "
+        "(overrides --x_noise; None: --x_noise only).", check_noise_grid)
+    y_noise_grid: Optional[str] = fields.option(
+        None, "Noise levels for y to choose from per split by validation NLL, e.g. "
+        "0.1,0.05,0.02 (overrides --y_noise; None: --y_noise only).", check_noise_grid)
     seed: int = fields.option(
         0, "Seed of the splits (repeat r uses [seed, r]) and of the initializations.",
         fields.check_non_negative_int)
@@ -110,3 +136,10 @@ class CDEConfig:
 
     def __post_init__(self):
         fields.validate(self)
+
+    @property
+    def noise_candidates(self):
+        """The (x_noise, y_noise) pairs a split chooses from: the grids' product, x-major."""
+        xs = parse_noise_grid(self.x_noise_grid) if self.x_noise_grid else (self.x_noise,)
+        ys = parse_noise_grid(self.y_noise_grid) if self.y_noise_grid else (self.y_noise,)
+        return tuple((x, y) for x in xs for y in ys)

@@ -18,8 +18,11 @@ conditional density model's flow (`c` = features of the conditioning input) and,
   emits the raw parameters of all of them, `Σ_k P_k` numbers per example, laid out kind by
   kind in registry order (all planar steps, then all radial steps, ...; within a kind in
   flow order), and each step gets its slice: one matrix product for the whole flow. The
-  head starts as a truncated normal of stddev `head_init_scale / sqrt(C)` with zero bias,
-  so the initial flow is close to the identity. Globally each step holds its own parameters.
+  head's kernel starts as a truncated normal of stddev `head_init_scale / sqrt(C)` and its
+  bias at each step's `identity_params()` (0 for a step without one), so the initial flow is
+  the identity up to the kernel's small output. (Planar needs this: at θ = 0 its
+  invertibility reparameterization makes each step a contraction, see `planar`.) Globally
+  each step holds its own parameters.
 * **Network steps** (maf, iaf, realnvp, ...) own a network that takes `c` as its context.
   A coordinate reversal `tfb.Permute([D-1, ..., 0])` precedes every such step after the
   first (as TFP's MAF examples and RealNVP's alternating masks): deterministic, volume
@@ -52,8 +55,17 @@ _SOFTPLUS_INVERSE_ONE = float(np.log(np.expm1(1.0)))
 # Flow options that each step family accepts (passed through from the `Flow`).
 _STEP_OPTIONS = {
     step_lib.ParameterizedStep: ("batch_shape", "init_scale"),
-    step_lib.NetworkStep: ("hidden_units", "activation", "log_scale_clip"),
+    step_lib.NetworkStep: ("hidden_units", "activation", "log_scale_clip", "context_to_output"),
 }
+# Options whose default changed since v0.1, with the value a config saved without them means
+# (`Flow.from_config`, and the models that keep a flow's arguments in their own config).
+LEGACY_OPTIONS = {"context_to_output": False}
+
+
+def with_legacy_options(kwargs):
+    """`kwargs` (a saved config's flow arguments) with `LEGACY_OPTIONS` filled in where absent."""
+    kwargs = dict(kwargs or {})  # Given keys first, so a config's key order survives a load.
+    return {**kwargs, **{k: v for k, v in LEGACY_OPTIONS.items() if k not in kwargs}}
 
 
 def softplus_scale(raw, min_scale):
@@ -89,6 +101,11 @@ class Flow(keras.layers.Layer):
       hidden_units: hidden sizes of each network step's network.
       activation: their hidden activation.
       log_scale_clip: soft bound on their per-step log-scale.
+      context_to_output: the `MADE` networks of autoregressive steps (maf, iaf, nsf_iaf) also
+        feed the context straight to their outputs, so every coordinate's transform depends
+        on it (see `networks`). False is v0.1's network, in which the first coordinate's
+        transform ignores the context (for D = 1: the whole step); a saved config without
+        the key loads as False.
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization (context).
       init_scale: stddev of the random initialization of global step parameters.
@@ -110,6 +127,7 @@ class Flow(keras.layers.Layer):
         hidden_units=(64, 64),
         activation="relu",
         log_scale_clip=3.0,
+        context_to_output=True,
         min_scale=1e-4,
         head_init_scale=1e-2,
         init_scale=0.1,
@@ -127,6 +145,7 @@ class Flow(keras.layers.Layer):
         self.hidden_units = validation.check_int_sequence(hidden_units, "hidden_units")
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
+        self.context_to_output = bool(context_to_output)
         self.min_scale = float(min_scale)
         self.head_init_scale = float(head_init_scale)
         self.init_scale = float(init_scale)
@@ -158,7 +177,7 @@ class Flow(keras.layers.Layer):
         options = dict(
             batch_shape=self.batch_shape, init_scale=self.init_scale,
             hidden_units=self.hidden_units, activation=self.activation,
-            log_scale_clip=self.log_scale_clip,
+            log_scale_clip=self.log_scale_clip, context_to_output=self.context_to_output,
         )
         steps = []
         for k, (kind, spec_options) in enumerate(self._kinds):
@@ -211,6 +230,7 @@ class Flow(keras.layers.Layer):
                     kernel_initializer=keras.initializers.VarianceScaling(
                         scale=self.head_init_scale**2, mode="fan_in",
                         distribution="truncated_normal", seed=seeds.derived_seed(self.seed, 1)),
+                    bias_initializer=keras.initializers.Constant(self._identity_bias(steps)),
                     name="flow_head", dtype=self.dtype_policy,
                 )
                 self.flow_head.build(context_shape)
@@ -231,6 +251,28 @@ class Flow(keras.layers.Layer):
 
     # ------------------------------------------------------------------------------ calling
 
+    def _head_groups(self):
+        """The flow head's layout: lists of step indices, one block of the head per list.
+
+        Kind by kind in registry order (v0.1's layout: all planar, then all radial), and
+        within a kind by distinct options in order of appearance; steps in flow order.
+        """
+        return [
+            [k for k, n in enumerate(self._names) if n == name]
+            for kind, cls in registry.STEPS.items()
+            if issubclass(cls, step_lib.ParameterizedStep)
+            for name in dict.fromkeys(n for n, (c, _) in zip(self._names, self._kinds) if c == kind)
+        ]
+
+    def _identity_bias(self, steps):
+        """The head bias at which every parameterized step is the identity (where it can be)."""
+        blocks = []
+        for indices in self._head_groups():
+            for k in indices:
+                theta = steps[k].identity_params()
+                blocks.append(np.zeros([steps[k].num_params]) if theta is None else theta)
+        return np.concatenate(blocks).astype(np.float32)
+
     def _head_params(self, context):
         """Each parameterized step's slice of the flow head, in flow order (else None)."""
         params = [None] * len(self.steps)
@@ -239,15 +281,7 @@ class Flow(keras.layers.Layer):
         raw = self.flow_head(context)
         batch = tf.shape(raw)[:-1]
         offset = 0
-        # Kind by kind in registry order (v0.1's layout: all planar, then all radial), and
-        # within a kind by distinct options in order of appearance.
-        groups = [
-            [k for k, n in enumerate(self._names) if n == name]
-            for kind, cls in registry.STEPS.items()
-            if issubclass(cls, step_lib.ParameterizedStep)
-            for name in dict.fromkeys(n for n, (c, _) in zip(self._names, self._kinds) if c == kind)
-        ]
-        for indices in groups:
+        for indices in self._head_groups():
             size = self.steps[indices[0]].num_params
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size
@@ -326,6 +360,7 @@ class Flow(keras.layers.Layer):
             hidden_units=list(self.hidden_units),
             activation=self.activation,
             log_scale_clip=self.log_scale_clip,
+            context_to_output=self.context_to_output,
             min_scale=self.min_scale,
             head_init_scale=self.head_init_scale,
             init_scale=self.init_scale,
@@ -336,3 +371,7 @@ class Flow(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**with_legacy_options(config))

@@ -19,7 +19,8 @@ class MAFStep(step.NetworkStep):
     """One MAF step; see `step.NetworkStep` for the arguments."""
 
     def make_network(self, **network_kwargs):
-        return networks.MADE(self.event_size, **network_kwargs)
+        return networks.MADE(self.event_size, context_to_output=self.context_to_output,
+                             **network_kwargs)
 
     def bijector_from_fn(self, fn):
         return tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=fn)

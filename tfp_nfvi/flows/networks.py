@@ -14,6 +14,16 @@ first hidden layer as `W_c c`, which the masks never touch, so the autoregressiv
 holds for every context. The context has shape `[B, C]` and broadcasts against inputs
 `[B, D]` or `[S, B, D]` (right-aligned, as TFP's batch semantics).
 
+In a MADE the first coordinate's outputs see no hidden unit (their mask columns are zero:
+they depend on `x_{<1}`, nothing), so a context that enters only the first hidden layer never
+reaches them, and for `D = 1` the whole step ignores it. With `context_to_output=True` (MADE's
+default) the context also feeds the outputs directly, `out = W_o h + V_o c + b_o` with `V_o`
+unmasked, so every output depends on it: the output-layer part of what TFP's
+`AutoregressiveNetwork(conditional=True)` does with its default
+`conditional_input_layers='all_layers'` (the hidden layers see `c` through the first one
+already). `V_o` starts small like `W_o`. `context_to_output=False` is the network of
+tfp_nfvi 0.1, and what a saved MADE config without the key means.
+
 The log-scale is soft-clamped, `log_scale = c · tanh(raw / c)` with `c = log_scale_clip`,
 so each step scales by at most `exp(±c)`, with gradient ≈ 1 near 0. The output layer
 starts small (a truncated normal of stddev `output_init_scale / sqrt(fan_in)`, zero bias),
@@ -79,11 +89,13 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         log_scale_clip=3.0,
         output_init_scale=1e-2,
         params_per_output=None,
+        context_to_output=False,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.seed = seed
+        self.context_to_output = bool(context_to_output)
         self.params_per_output = (
             None if params_per_output is None
             else validation.check_positive_int(params_per_output, "params_per_output"))
@@ -110,6 +122,11 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         """A distinct initializer seed per weight matrix (None: Keras's global RNG)."""
         return None if self.seed is None else self.seed + index
 
+    def _output_initializer(self, index):
+        return keras.initializers.VarianceScaling(
+            scale=self.output_init_scale**2, mode="fan_in", distribution="truncated_normal",
+            seed=self._seed(index))
+
     def build(self, input_shape=None):
         sizes = (self._input_size,) + self.hidden_units
         self._kernels, self._biases = [], []
@@ -129,18 +146,21 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
             )
         self.output_kernel = self.add_weight(
             shape=(self.hidden_units[-1], self._num_params * self._output_size),
-            initializer=keras.initializers.VarianceScaling(
-                scale=self.output_init_scale**2,
-                mode="fan_in",
-                distribution="truncated_normal",
-                seed=self._seed(len(sizes) + 1),
-            ),
+            initializer=self._output_initializer(len(sizes) + 1),
             name="output_kernel",
         )
         self.output_bias = self.add_weight(
             shape=(self._num_params * self._output_size,), initializer="zeros",
             name="output_bias"
         )
+        # Created last, so the weights of a network without it keep their v0.1 order.
+        self.context_output_kernel = None
+        if self.context_size is not None and self.context_to_output:
+            self.context_output_kernel = self.add_weight(
+                shape=(self.context_size, self._num_params * self._output_size),
+                initializer=self._output_initializer(len(sizes) + 2),
+                name="context_output_kernel",
+            )
 
     def _masked(self, kernel, mask):
         kernel = tf.convert_to_tensor(kernel)
@@ -176,6 +196,8 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
         for kernel, bias, mask in zip(self._kernels[1:], self._biases[1:], masks[1:-1]):
             h = self.activation(tf.matmul(h, self._masked(kernel, mask)) + bias)
         out = tf.matmul(h, self._masked(self.output_kernel, masks[-1])) + self.output_bias
+        if self.context_output_kernel is not None:
+            out = out + tf.matmul(context, tf.convert_to_tensor(self.context_output_kernel))
         if self.params_per_output is not None:
             # Block j of the outputs holds parameter j of every coordinate: [..., D, P].
             out = tf.reshape(out, tf.concat(
@@ -194,6 +216,7 @@ class _ShiftLogScaleNetwork(keras.layers.Layer):
             log_scale_clip=self.log_scale_clip,
             output_init_scale=self.output_init_scale,
             params_per_output=self.params_per_output,
+            context_to_output=self.context_to_output,
             seed=self.seed,
         )
         return config
@@ -218,11 +241,15 @@ class MADE(_ShiftLogScaleNetwork):
       activation: hidden activation.
       log_scale_clip: `c` in `log_scale = c · tanh(raw / c)`.
       output_init_scale: relative stddev of the output layer at initialization.
+      context_to_output: also feed the context straight to the outputs, so that every
+        output, the first coordinate's included, depends on it (see the module docstring).
+        False is tfp_nfvi 0.1's network; a saved config without the key loads as False.
       seed: int seed of the weight initializers (`None`: Keras's global RNG).
     """
 
-    def __init__(self, event_size, hidden_units=(64, 64), **kwargs):
-        super().__init__(hidden_units=hidden_units, **kwargs)
+    def __init__(self, event_size, hidden_units=(64, 64), context_to_output=True, **kwargs):
+        super().__init__(hidden_units=hidden_units, context_to_output=context_to_output,
+                         **kwargs)
         self.event_size = validation.check_positive_int(event_size, "event_size")
         self._input_size = self._output_size = self.event_size
 
@@ -231,6 +258,10 @@ class MADE(_ShiftLogScaleNetwork):
 
     def get_config(self):
         return {**super().get_config(), "event_size": self.event_size}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{"context_to_output": False, **config})  # Saved before the option: 0.1's.
 
 
 @keras.saving.register_keras_serializable(package="tfp_nfvi")

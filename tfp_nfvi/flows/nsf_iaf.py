@@ -24,7 +24,7 @@ class SplineIAFStep(spline.SplineOptions, step.NetworkStep):
     def make_network(self, **network_kwargs):
         return networks.MADE(
             self.event_size, params_per_output=spline.num_spline_params(self.num_bins),
-            **network_kwargs)
+            context_to_output=self.context_to_output, **network_kwargs)
 
     def bijector_from_fn(self, fn):
         return tfb.Invert(tfb.MaskedAutoregressiveFlow(

@@ -1,9 +1,18 @@
 """The `planar` flow step: `Planar(u, w, b)` with `θ = [u, w, b] ∈ R^{2D+1}`.
 
 `f(z) = z + û h(wᵀz + b)` (Rezende & Mohamed, 2015); the `Planar` bijector takes any real
-`(u, w, b)` and applies the invertibility constraint `û` itself. A global step starts at
-`u, w ~ N(0, init_scale²)`, `b = 0`; an amortized one at the flow head's (near-zero) output,
-near the identity.
+`(u, w, b)` and applies the invertibility constraint `û = u + (m(wᵀu) − wᵀu) w/‖w‖²`,
+`m(x) = −1 + softplus(x)`, itself. A global step starts at `u, w ~ N(0, init_scale²)`, `b = 0`.
+
+An amortized step starts at the identity (`identity_params`, the flow head's initial bias):
+θ = 0 would not do, since there wᵀû = m(0) = −0.31 for every small w, i.e. the step is
+`z ↦ (I + û wᵀ) z` near the origin, a contraction by 0.69 along w (and `h(wᵀz)` with a tiny
+w is linear), so K such steps start as a scale of 0.69^K along their directions. With
+`w = a e`, `u = a e`, `b = 0` for a unit vector e and a² = log(e − 1) (e = Euler's number),
+wᵀu = log(e − 1), so m(wᵀu) = −1 + log(1 + e − 1) = 0 and û = a e − a² · a e / a² = 0:
+exactly the identity, with ‖w‖ = a ≈ 0.74 far from the clamp of ‖w‖ near 0, and every
+derivative of f in θ finite and non-zero in u (∂û/∂u ≠ 0), so training moves it. e is drawn
+per step from the step's seed (±1 for D = 1).
 """
 
 import numpy as np
@@ -26,6 +35,13 @@ class PlanarStep(step.ParameterizedStep):
     def bijector_args(self, params):
         d = self.event_size
         return params[..., :d], params[..., d : 2 * d], params[..., 2 * d]
+
+    def identity_params(self):
+        """`[u, w, b] = [a e, a e, 0]` with a² = log(e − 1): û = 0 (see the module docstring)."""
+        direction = np.random.default_rng(self.seed).standard_normal(self.event_size)
+        direction /= np.linalg.norm(direction)
+        a = np.sqrt(np.log(np.expm1(1.0)))
+        return np.concatenate([a * direction, a * direction, [0.0]])
 
     def global_init_stddev(self):
         return np.concatenate([np.full([2 * self.event_size], self.init_scale), [0.0]])

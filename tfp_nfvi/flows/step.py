@@ -22,7 +22,8 @@ Two families share this interface:
   with one dense head and hands each step its slice (`call(c, params=θ)`), one matrix product
   instead of `K` small ones.
 * `NetworkStep` (maf, iaf, realnvp, ...): the bijector calls a Keras network on the
-  coordinates (and `c`, which enters its first hidden layer). A coordinate reversal
+  coordinates (and `c`, which enters its first hidden layer and, in autoregressive steps'
+  `MADE`, also its outputs). A coordinate reversal
   precedes every such step after the first (see `Flow`).
 
 A new step kind is one module with a subclass and one line in `flows/registry.py`.
@@ -77,7 +78,7 @@ class ParameterizedStep(FlowStep):
 
     Subclasses define `num_params` (an int attribute set in `__init__`), `bijector_args(θ)`
     (`[..., P]` → the bijector's constructor arguments, constraints applied), `bijector_class`,
-    and optionally `global_init_stddev()`.
+    and optionally `global_init_stddev()` and `identity_params()`.
 
     Args:
       event_size: `D`.
@@ -100,6 +101,15 @@ class ParameterizedStep(FlowStep):
     def global_init_stddev(self):
         """Per-parameter stddev `[P]` of a global step's initial `θ ~ N(0, diag s²)`."""
         return np.full([self.num_params], self.init_scale)
+
+    def identity_params(self):
+        """A `θ` (float64 `[P]`) at which the bijector is the identity map, or None.
+
+        The `Flow`'s head starts with this as its bias (and a small kernel), so a fresh
+        amortized or conditional step is the identity up to the kernel's small output; None
+        leaves the bias at 0. Only an initializer: global steps and loaded weights ignore it.
+        """
+        return None
 
     def build(self, context_shape=None):
         if context_shape is None:
@@ -174,17 +184,22 @@ class NetworkStep(FlowStep):
       hidden_units: hidden sizes of the network.
       activation: its hidden activation.
       log_scale_clip: soft bound on its log-scale outputs (affine steps).
+      context_to_output: for `MADE` networks (autoregressive steps): the context also feeds
+        the outputs directly, so the first coordinate's transform depends on it (False: the
+        v0.1 network, whose first coordinate ignores the context). Coupling networks' outputs
+        all see the context anyway and ignore it.
       **kwargs: `FlowStep` arguments.
     """
 
     reverses_coordinates = True
 
     def __init__(self, event_size, hidden_units=(64, 64), activation="relu",
-                 log_scale_clip=3.0, **kwargs):
+                 log_scale_clip=3.0, context_to_output=True, **kwargs):
         super().__init__(event_size, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
+        self.context_to_output = bool(context_to_output)
         self.network = None
 
     def make_network(self, **network_kwargs):
@@ -214,6 +229,7 @@ class NetworkStep(FlowStep):
     def get_config(self):
         config = super().get_config()
         config.update(hidden_units=list(self.hidden_units), activation=self.activation,
-                      log_scale_clip=self.log_scale_clip)
+                      log_scale_clip=self.log_scale_clip,
+                      context_to_output=self.context_to_output)
         return config
 

@@ -361,7 +361,8 @@ class ConditionalFlow(keras.Model):
                          if self._custom_conditioner else None),
             conditioner_units=list(self.conditioner_units),
             activation=self.activation,
-            flow_kwargs=self.flow_kwargs,
+            # With the options whose defaults changed since v0.1 (`flows.flow.LEGACY_OPTIONS`).
+            flow_kwargs={**self.flow_kwargs, "context_to_output": self.flow.context_to_output},
             x_noise=self.x_noise,
             y_noise=self.y_noise,
             seed=self.seed,
@@ -371,6 +372,7 @@ class ConditionalFlow(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config["flow_kwargs"] = flows.flow.with_legacy_options(config.get("flow_kwargs"))
         if config.get("conditioner") is not None:
             config["conditioner"] = keras.saving.deserialize_keras_object(config["conditioner"])
         return cls(**config)

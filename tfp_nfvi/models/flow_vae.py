@@ -544,7 +544,9 @@ class FlowVAE(keras.Model):
             warmup_steps=self.warmup_steps,
             warmup_initial=self.warmup_initial,
             seed=self.seed,
-            posterior_kwargs=self.posterior_kwargs,
+            # With the options whose defaults changed since v0.1 (`flows.flow.LEGACY_OPTIONS`).
+            posterior_kwargs={**self.posterior_kwargs,
+                              "context_to_output": self.posterior.context_to_output},
             precision=self.precision,
         )
         return config
@@ -552,6 +554,7 @@ class FlowVAE(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config["posterior_kwargs"] = flows.flow.with_legacy_options(config.get("posterior_kwargs"))
         for key in ("encoder", "decoder"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])

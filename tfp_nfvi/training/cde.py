@@ -8,16 +8,26 @@ statistics). For each of `repeats` splits a `ConditionalFlow` is trained by maxi
 its mean test NLL per data point is measured in standardized units and in original units,
 NLL_orig = NLL_std + Σ_j log σ_j.
 
-One model (and one compiled training step) serves every repeat: before repeat r its weights
-are set to a fresh initialization seeded `seed + r` and its optimizer state is reset, so the
-XLA compilation is paid once per run, not once per split.
+Noise selection. With `x_noise_grid` and/or `y_noise_grid` set, each split trains one model
+per (x_noise, y_noise) of the grids' product (all from the same initialization, each with its
+own early stopping) and keeps the one with the lowest validation NLL, i.e. the noise
+regularization's strength is a hyperparameter chosen per split on the validation part of the
+training split; the test rows only ever see the chosen model. Without grids the single
+(`x_noise`, `y_noise`) is used.
+
+One model (and one compiled training step) per noise candidate serves every repeat: before
+repeat r its weights are set to a fresh initialization seeded `seed + r` and its optimizer
+state is reset, so the XLA compilation is paid once per run and candidate, not once per split.
 
 With `output_dir` the run writes:
 
 * `results.json`: the settings; `nll_std_mean`, `nll_std_sd`, `nll_orig_mean`,
   `nll_orig_sd` (mean and sample standard deviation, ddof = 1, over repeats; nats per data
   point), `nll_std`/`nll_orig` per repeat, `y_log_scale` (Σ log σ_j of each split), epochs
-  and best epochs, `steps_per_second` (steady state), seconds, `num_parameters`.
+  and best epochs, `validation_nll` (the kept model's best), `steps_per_second` (steady
+  state), seconds (all candidates), `num_parameters`, `noise_candidates`; with grids also
+  `x_noise_selected`/`y_noise_selected` per repeat and `candidate_validation_nll` (per repeat,
+  one per candidate, in `noise_candidates`' order).
 * `density.png`: p(y | x) for test inputs of the first split (`cde_report`).
 * `checkpoints/repeat_<r>.keras`: each split's trained model (`keras.saving.load_model`).
 * `saved_model/`: the first split's model as a SavedModel taking x and y in original units
@@ -84,14 +94,16 @@ class _EpochProgress(keras.callbacks.Callback):
         self.bar.update(epoch + 1, [(k, float(logs[k])) for k in ("nll", "val_nll") if k in logs])
 
 
-def _make_model(config, table, seed):
+def _make_model(config, table, seed, noise=None):
+    """A fresh model seeded `seed`; `noise` = (x_noise, y_noise), default the config's."""
+    x_noise, y_noise = noise if noise is not None else (config.x_noise, config.y_noise)
     keras.utils.set_random_seed(seed)
     model = models.ConditionalFlow(
         input_size=table.x.shape[1], event_size=table.y.shape[1], flow=config.flow,
         direction=config.direction,
         conditioner_units=configs.cde.parse_units(config.conditioner_units),
         flow_kwargs={"hidden_units": configs.cde.parse_units(config.hidden_units)},
-        x_noise=config.x_noise, y_noise=config.y_noise, seed=seed)
+        x_noise=x_noise, y_noise=y_noise, seed=seed)
     model.build((None, table.x.shape[1]))
     return model
 
@@ -130,7 +142,8 @@ def _fit(model, split, config, repeat):
         model.set_weights(stopper.best_weights)
     val = history["val_nll"]
     return dict(epochs=len(val), best_epoch=int(np.argmin(val)) + 1,
-                train_seconds=seconds, steps_per_second=timer.steps_per_second)
+                validation_nll=float(np.min(val)), train_seconds=seconds,
+                steps_per_second=timer.steps_per_second)
 
 
 def run_cde(config):
@@ -151,7 +164,8 @@ def run_cde(config):
     out = config.output_dir
     if out:
         os.makedirs(os.path.join(out, CHECKPOINT_DIR), exist_ok=True)
-    model = optimizer_init = None
+    candidates = config.noise_candidates
+    trained = {}  # (x_noise, y_noise) -> (model, its optimizer's initial state).
     per_repeat = []
     for repeat in range(config.repeats):
         split = cde_protocol.split_and_standardize(
@@ -161,23 +175,35 @@ def run_cde(config):
             raise ValueError(
                 f"`batch_size` {config.batch_size} exceeds the {len(split.x_train)} training "
                 "rows.")
-        fresh = _make_model(config, table, config.seed + repeat)
-        if model is None:
-            model = fresh
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                          jit_compile=config.jit_compile)
-            model.optimizer.build(model.trainable_variables)
-            optimizer_init = [v.numpy() for v in model.optimizer.variables]
-        else:
-            _reset(model, fresh, optimizer_init)
-        record = _fit(model, split, config, repeat)
+        # Noise selection: one model per candidate, all from the same initialization; the
+        # split keeps the one with the lowest validation NLL (the test rows are not looked at).
+        fits = []
+        for noise in candidates:
+            fresh = _make_model(config, table, config.seed + repeat, noise)
+            if noise not in trained:
+                fresh.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                              jit_compile=config.jit_compile)
+                fresh.optimizer.build(fresh.trainable_variables)
+                trained[noise] = fresh, [v.numpy() for v in fresh.optimizer.variables]
+            else:
+                _reset(trained[noise][0], fresh, trained[noise][1])
+            if config.verbose and len(candidates) > 1:
+                print(f"x_noise={noise[0]}, y_noise={noise[1]}")
+            fits.append(_fit(trained[noise][0], split, config, repeat))
+        chosen = int(np.argmin([f["validation_nll"] for f in fits]))
+        model = trained[candidates[chosen]][0]
+        record = dict(fits[chosen], x_noise=candidates[chosen][0], y_noise=candidates[chosen][1],
+                      train_seconds=float(sum(f["train_seconds"] for f in fits)),
+                      candidate_validation_nll=[f["validation_nll"] for f in fits])
         nll_std = -float(np.mean(model.log_prob(split.x_test, split.y_test).numpy()))
         record.update(nll_std=nll_std, nll_orig=nll_std + split.y_standardizer.log_det,
                       y_log_scale=split.y_standardizer.log_det)
         per_repeat.append(record)
         if config.verbose:
+            chosen_noise = (f" at x_noise={record['x_noise']}, y_noise={record['y_noise']} "
+                            "(best validation NLL)" if len(candidates) > 1 else "")
             print(f"split {repeat + 1}: test NLL {nll_std:.4f} (standardized), "
-                  f"{record['nll_orig']:.4f} (original units)")
+                  f"{record['nll_orig']:.4f} (original units){chosen_noise}")
         if out:
             model.save(os.path.join(out, CHECKPOINT_DIR, f"repeat_{repeat}.keras"))
             if repeat == 0:
@@ -206,9 +232,13 @@ def run_cde(config):
         steps_per_second=float(np.nanmean(column("steps_per_second"))),
         train_seconds=float(np.sum(column("train_seconds"))),
         num_parameters=int(model.count_params()),
+        noise_candidates=[list(c) for c in candidates],
         **{key: column(key) for key in ("nll_std", "nll_orig", "y_log_scale", "epochs",
-                                        "best_epoch")},
+                                        "best_epoch", "validation_nll")},
     )
+    if len(candidates) > 1:  # The levels each split chose, and every candidate's score.
+        results.update(x_noise_selected=column("x_noise"), y_noise_selected=column("y_noise"),
+                       candidate_validation_nll=column("candidate_validation_nll"))
     if out:
         results["saved_model"] = os.path.join(out, SAVED_MODEL_DIR) if config.export else None
         with open(os.path.join(out, RESULTS_FILE), "w") as f:

@@ -16,6 +16,11 @@ column (s = 0) is left unscaled (s := 1). Standardized inputs are clipped to [âˆ
 standard deviations out) would otherwise send the conditioner far outside anything it was
 trained on, and one such test row can dominate a mean test NLL by orders of magnitude. At
 c = 10 no input of Fish, Concrete or Energy is touched; targets are never clipped.
+
+Model choices are made on the validation part only: early stopping (the epoch with the best
+validation NLL), and, where `run_cde` is given noise grids, the noise-regularization levels
+(per split, the (x_noise, y_noise) candidate whose model has the best validation NLL). The
+test split is evaluated once, on the model so chosen.
 """
 
 import dataclasses
