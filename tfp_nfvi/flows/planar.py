@@ -3,7 +3,7 @@
 `f(z) = z + û h(wᵀz + b)` (Rezende & Mohamed, 2015); the `Planar` bijector takes any real
 `(u, w, b)` and applies the invertibility constraint `û` itself. A global step starts at
 `u, w ~ N(0, init_scale²)`, `b = 0`; an amortized one at the flow head's (near-zero) output,
-near the identity.
+near the identity. Consecutive planar steps of a flow run as one `PlanarStack`.
 """
 
 import numpy as np
@@ -18,6 +18,7 @@ class PlanarStep(step.ParameterizedStep):
     """One planar step; see `step.ParameterizedStep` for the arguments."""
 
     bijector_class = bijectors.Planar
+    stacked_bijector_class = bijectors.PlanarStack
 
     def __init__(self, event_size, **kwargs):
         super().__init__(event_size, **kwargs)
