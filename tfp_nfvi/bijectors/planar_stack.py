@@ -138,7 +138,10 @@ class PlanarStack(tfb.AutoCompositeTensorBijector):
             u_hat, w, b, fold_terms = self._params()
             z = _checks.with_event_size_check(x, "x", w, self.validate_args)
             # a_k = w_kᵀz_{k−1} + b_k = c_k + Σ_{j<k} L_kj·tanh(a_j), c = Wz + b, L_kj = w_kᵀû_j.
-            c = tf.linalg.matvec(w, z) + b
+            # As in `Planar` (a sum of products, not a matrix product, whose fused
+            # multiply-adds round differently), so that a first step at a fold, where the
+            # log-det is log(a² + σ), matches it exactly.
+            c = tf.reduce_sum(w * z[..., tf.newaxis, :], axis=-1) + b
             lower = tf.linalg.matmul(w, u_hat, transpose_b=True) * _strictly_lower(
                 self._num_steps, w.dtype)
             preactivations = _preactivations(c, lower)
