@@ -27,8 +27,11 @@ log-det ≈ log softplus(wᵀu), a finite inverse and inverse log-det, and finit
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
-from tfp_nfvi.bijectors import Planar, Radial
+from tfp_nfvi.bijectors import Planar, PlanarStack, Radial
+
+tfb = tfp.bijectors
 
 DTYPES = [np.float32, np.float64]
 
@@ -153,6 +156,48 @@ def test_planar_sweep_has_no_non_finite_values_or_gradients(dtype):
     results = _evaluate(Planar, params, x, dtype)
     failures = _non_finite_members(results, allowed={})
     assert not failures, _describe(failures, params, x, ("u", "w", "b"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_planar_stack_sweep_is_finite_and_one_step_equals_planar(dtype):
+    """`PlanarStack` over the planar sweep: each member as a stack of one step is finite and
+    gives Planar's values and gradients (to rounding), and each member followed by
+    the next member of the sweep as a stack of two steps stays finite, also where the first
+    step folds or moves x by 1e7."""
+    params, x = _planar_sweep()
+    planar = _evaluate(Planar, params, x, dtype)
+    one_step = _evaluate(
+        lambda u, w, b: PlanarStack(u[:, None], w[:, None], b[:, None]), params, x, dtype)
+    assert not _non_finite_members(one_step, allowed={})
+    # Equal to rounding for inputs with |x| <= 1: with |x| = 1e4 nearly orthogonal to w, wᵀx is
+    # a cancellation that the stack's matrix product rounds differently (fused multiply-adds;
+    # see test_sweep_has_the_same_non_finite_values_under_xla), amplified by |û| up to 1e3.
+    # Elsewhere wᵀx + b is rounded at eps·(‖w‖‖x‖ + |b|), which moves y by up to |û| times that.
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    small = np.abs(x).max(axis=-1) <= 1
+    u, w, b = (np.abs(p[small]).reshape(small.sum(), -1).max(axis=1) for p in params)
+    rounding = u * (w * np.abs(x[small]).max(axis=-1) + b)
+    # In float32 only the values: a gradient through that rounding (e.g. of y in w, ∝ û·xᵀ
+    # with |û| ~ 1/‖w‖) is as ill-conditioned; float64 compares gradients too.
+    for key, value in planar.items():
+        if dtype == np.float32 and key.startswith("d"):
+            continue
+        value, other = (v[small].reshape(small.sum(), -1) for v in (value, one_step[key]))
+        size = np.maximum(np.maximum(1.0, rounding), np.abs(value).max(axis=1))[:, None]
+        np.testing.assert_array_less(
+            np.abs(other - value), np.broadcast_to(rtol * size, value.shape) + 1e-30, err_msg=key)
+    pairs = [np.stack([p, np.roll(p, 1, axis=0)], axis=1) for p in params]
+    two_steps = _evaluate(PlanarStack, pairs, x, dtype)
+    chain = _evaluate(
+        lambda u, w, b: tfb.Chain([Planar(u[:, 1], w[:, 1], b[:, 1]),
+                                   Planar(u[:, 0], w[:, 0], b[:, 0])]), pairs, x, dtype)
+    # Two folds in a row can overflow the inverse's gradient (each step's 1/g' is capped at
+    # √(largest float), their product is not): allowed where the chain overflows too.
+    allowed = {key: ~np.isfinite(value.reshape(len(value), -1)).all(axis=1)
+               for key, value in chain.items() if key.startswith("dinverse")}
+    assert not _non_finite_members(chain, allowed=allowed)
+    failures = _non_finite_members(two_steps, allowed=allowed)
+    assert not failures, _describe(failures, pairs, x, ("u", "w", "b"))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,7 +1,8 @@
 """tfp_nfvi.bijectors: normalizing-flow layers as TFP bijectors.
 
-Planar and radial flows (Rezende & Mohamed, 2015), Sylvester flows (van den Berg et al., 2018)
-with their three constructions of Q, and the Householder flow (Tomczak & Welling, 2016).
+Planar and radial flows (Rezende & Mohamed, 2015; `PlanarStack` runs K planar flows as one),
+Sylvester flows (van den Berg et al., 2018) with their three constructions of Q, and the
+Householder flow (Tomczak & Welling, 2016).
 """
 
 from tfp_nfvi.bijectors.householder import Householder
@@ -11,6 +12,7 @@ from tfp_nfvi.bijectors.orthogonal import orthonormality_error
 from tfp_nfvi.bijectors.orthogonal import triangular_q
 from tfp_nfvi.bijectors.planar import Planar
 from tfp_nfvi.bijectors.planar import planar_constrain
+from tfp_nfvi.bijectors.planar_stack import PlanarStack
 from tfp_nfvi.bijectors.radial import Radial
 from tfp_nfvi.bijectors.radial import radial_constrain
 from tfp_nfvi.bijectors.sylvester import Sylvester
@@ -19,6 +21,7 @@ from tfp_nfvi.bijectors.sylvester import sylvester_constrain_diagonals
 __all__ = [
     "Householder",
     "Planar",
+    "PlanarStack",
     "Radial",
     "Sylvester",
     "householder_product",

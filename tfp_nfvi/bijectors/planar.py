@@ -197,6 +197,25 @@ def _find_root(target, wu_hat, one_plus_wu_hat, log_one_plus_wu_hat=None,
     return x, steps
 
 
+def _solve_preactivation(target, fold_terms):
+    """The x with x + wᵀû·tanh(x) = `target` (wᵀy + b), differentiable in every input.
+
+    `fold_terms` is (1 + wᵀû, log(1 + wᵀû)). The root search (`_find_root`) runs on constants;
+    one Newton step from its root, x ← x − g(x)/g'(x) with g'(x) = 1 + (1 − tanh²x)wᵀû > 0,
+    carries the gradient (the implicit-function gradient of the root). At a fold g'
+    underflows (1/g' = e^110 for wᵀu = −110 in float32), so 1/g' is capped at √(largest
+    float): the root is already exact to a few ulps, so the step's value is unaffected, and
+    only gradients whose exact size exceeds that are capped.
+    """
+    wu_hat = fold_terms[0] - 1
+    root, _ = _find_root(*(tf.stop_gradient(v) for v in (target, wu_hat) + tuple(fold_terms)))
+    root = tf.stop_gradient(root)
+    log_cap = np.log(np.finfo(target.dtype.as_numpy_dtype).max) / 2
+    residual = root + wu_hat * tf.tanh(root) - target
+    inverse_slope = tf.exp(tf.minimum(-_log_abs_det(root, *fold_terms), log_cap))
+    return root - residual * inverse_slope
+
+
 class Planar(tfb.AutoCompositeTensorBijector):
     """The planar flow f(z) = z + û·tanh(wᵀz + b) (Rezende & Mohamed, 2015).
 
@@ -331,21 +350,8 @@ class Planar(tfb.AutoCompositeTensorBijector):
         def compute():
             u_hat, w, b, fold_terms = self._params()
             z = _checks.with_event_size_check(y, "y", w, self.validate_args)
-            target = tf.reduce_sum(w * z, axis=-1) + b
-            wu_hat = fold_terms[0] - 1
-            # The search runs on constants; the Newton step below carries the gradient.
-            root, _ = _find_root(
-                *(tf.stop_gradient(v) for v in (target, wu_hat) + fold_terms))
-            root = tf.stop_gradient(root)
-            # One Newton step: x ← x − g(x)/g'(x), g'(x) = 1 + (1 − tanh²x)wᵀû > 0. At a fold
-            # g' underflows (1/g' = e^110 for wᵀu = −110 in float32), so 1/g' is capped at
-            # √(largest float): the root is already exact to a few ulps, so the step's value
-            # is unaffected, and only gradients whose exact size exceeds that are capped.
-            log_cap = np.log(np.finfo(target.dtype.as_numpy_dtype).max) / 2
-            residual = root + wu_hat * tf.tanh(root) - target
-            inverse_slope = tf.exp(tf.minimum(-_log_abs_det(root, *fold_terms), log_cap))
-            x = root - residual * inverse_slope
-            return u_hat, x, fold_terms
+            return u_hat, _solve_preactivation(tf.reduce_sum(w * z, axis=-1) + b, fold_terms), \
+                fold_terms
 
         return _checks.memoized(self._cache.inverse_attributes(y), "planar_inverse", compute)
 

@@ -273,11 +273,15 @@ class Flow(keras.layers.Layer):
                 blocks.append(np.zeros([steps[k].num_params]) if theta is None else theta)
         return np.concatenate(blocks).astype(np.float32)
 
-    def _head_params(self, context):
-        """Each parameterized step's slice of the flow head, in flow order (else None)."""
-        params = [None] * len(self.steps)
+    def _head_blocks(self, context):
+        """For each parameterized step, `(block, j)`: its parameters are `block[..., j, :]`.
+
+        One block `[B, n, P]` per group of steps with the same name, slices of one flow-head
+        output (else None per step). Consecutive steps of a group have consecutive `j`.
+        """
+        blocks = [None] * len(self.steps)
         if self.flow_head is None:
-            return params
+            return blocks
         raw = self.flow_head(context)
         batch = tf.shape(raw)[:-1]
         offset = 0
@@ -286,9 +290,14 @@ class Flow(keras.layers.Layer):
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size
             block = tf.reshape(block, tf.concat([batch, [len(indices), size]], axis=0))
-            for k, p in zip(indices, tf.unstack(block, axis=-2)):
-                params[k] = p
-        return params
+            for j, k in enumerate(indices):
+                blocks[k] = (block, j)
+        return blocks
+
+    def _head_params(self, context):
+        """Each parameterized step's slice of the flow head, in flow order (else None)."""
+        return [None if entry is None else entry[0][..., entry[1], :]
+                for entry in self._head_blocks(context)]
 
     def _check_context(self, context):
         if context is None:
@@ -330,16 +339,32 @@ class Flow(keras.layers.Layer):
         return self._chain(self._check_context(context))
 
     def _chain(self, context):
-        """`bijector` for an already checked context."""
-        params = [None] * len(self.steps) if context is None else self._head_params(context)
+        """`bijector` for an already checked context.
+
+        A run of consecutive steps of one name whose kind has a `stacked_bijector_class`
+        (planar: `PlanarStack`) becomes one bijector with stacked parameters (for a context,
+        one slice of the flow head); it equals the chain of the steps' bijectors.
+        """
+        blocks = [None] * len(self.steps) if context is None else self._head_blocks(context)
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
-        bijectors, seen = [], False
-        for step, p in zip(self.steps, params):
+        bijectors, seen, k = [], False, 0
+        while k < len(self.steps):
+            step, run = self.steps[k], 1
+            if getattr(step, "stacked_bijector_class", None) is not None:
+                while k + run < len(self.steps) and self._names[k + run] == self._names[k]:
+                    run += 1
             if step.reverses_coordinates:
                 if seen:
                     bijectors.append(tfb.Permute(permutation=reverse))
                 seen = True
-            bijectors.append(step(context, params=p))
+            if run > 1:
+                params = None if blocks[k] is None else (
+                    blocks[k][0][..., blocks[k][1] : blocks[k][1] + run, :])
+                bijectors.append(type(step).stacked(self.steps[k : k + run], params=params))
+            else:
+                params = None if blocks[k] is None else blocks[k][0][..., blocks[k][1], :]
+                bijectors.append(step(context, params=params))
+            k += run
         return tfb.Chain(bijectors[::-1])
 
     def call(self, context=None):

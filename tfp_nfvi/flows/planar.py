@@ -12,7 +12,8 @@ w is linear), so K such steps start as a scale of 0.69^K along their directions.
 wᵀu = log(e − 1), so m(wᵀu) = −1 + log(1 + e − 1) = 0 and û = a e − a² · a e / a² = 0:
 exactly the identity, with ‖w‖ = a ≈ 0.74 far from the clamp of ‖w‖ near 0, and every
 derivative of f in θ finite and non-zero in u (∂û/∂u ≠ 0), so training moves it. e is drawn
-per step from the step's seed (±1 for D = 1).
+per step from the step's seed (±1 for D = 1). Consecutive planar steps of a flow run as one
+`bijectors.PlanarStack`.
 """
 
 import numpy as np
@@ -27,6 +28,7 @@ class PlanarStep(step.ParameterizedStep):
     """One planar step; see `step.ParameterizedStep` for the arguments."""
 
     bijector_class = bijectors.Planar
+    stacked_bijector_class = bijectors.PlanarStack
 
     def __init__(self, event_size, **kwargs):
         super().__init__(event_size, **kwargs)

@@ -89,6 +89,10 @@ class ParameterizedStep(FlowStep):
     """
 
     bijector_class = None
+    # A bijector class that takes `bijector_args` of parameters stacked over K consecutive
+    # steps (`[..., K, P]`, sliced on the last axis) and equals the chain of their
+    # bijectors, or None. `Flow` builds one for each run of consecutive steps of one name.
+    stacked_bijector_class = None
 
     def __init__(self, event_size, batch_shape=(), init_scale=0.1, **kwargs):
         super().__init__(event_size, **kwargs)
@@ -147,6 +151,32 @@ class ParameterizedStep(FlowStep):
                 "the flow's head (`params=`); call the `Flow`, not the step."
             )
         return self.bijector_class(*args, validate_args=self.validate_args)
+
+    @classmethod
+    def stacked(cls, steps, params=None):
+        """One `stacked_bijector_class` for consecutive `steps` of this kind, step 0 first.
+
+        `params` is their head slice `[..., K, P]`; without it (a global flow) the bijector
+        reads the steps' weights when it runs, stacked on axis -2 (one `DeferredTensor` per
+        argument that lists all K variables).
+        """
+        first = steps[0]
+        if params is not None:
+            args = first.bijector_args(tf.convert_to_tensor(params, first.compute_dtype))
+        else:
+            variables = [s.params.value for s in steps]
+
+            def stack(_):
+                return tf.stack([tf.convert_to_tensor(v) for v in variables], axis=-2)
+
+            template = first.bijector_args(stack(None))
+            args = [
+                tfp.util.DeferredTensor(
+                    variables[0], lambda p, i=i: first.bijector_args(stack(p))[i],
+                    shape=t.shape, dtype=t.dtype, also_track=variables[1:])
+                for i, t in enumerate(template)
+            ]
+        return cls.stacked_bijector_class(*args, validate_args=first.validate_args)
 
     def get_config(self):
         config = super().get_config()
