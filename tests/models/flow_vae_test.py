@@ -90,6 +90,46 @@ def test_log_likelihood_memory_is_bounded_by_the_chunk(trained, digits):
     assert large.mean() > small.mean()
 
 
+def test_log_likelihood_split_xla_equals_the_uncompiled_estimator(trained, digits):
+    """The default (draws and weights under XLA, decoder on TF kernels) vs no compilation."""
+    x = tf.constant(digits.test[:6])
+    seed = tf.constant([3, 9])
+    split = trained.log_likelihood(x, num_samples=10, seed=seed, chunk_size=4).numpy()
+    plain = trained.importance_log_likelihood(x, 10, seed, 4, jit_compile=False).numpy()
+    # Same noise (XLA-invariant sampler); float32 rounding of sums of ~784 terms.
+    np.testing.assert_allclose(split, plain, rtol=1e-5, atol=1e-3)
+    # One chunk of the estimator is `log_importance_weights`.
+    log_w = trained.log_importance_weights(
+        x, 4, tf.random.experimental.stateless_fold_in(seed, 0))
+    one_chunk = trained.importance_log_likelihood(x, 4, seed, 4).numpy()
+    np.testing.assert_allclose(
+        one_chunk, (tf.reduce_logsumexp(log_w, 0) - np.log(4.0)).numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_log_likelihood_bfloat16_decoder_is_close_but_rounded(trained, digits):
+    x = digits.test[:6]
+    exact = trained.log_likelihood(x, num_samples=8, seed=[2, 2]).numpy()
+    bf16 = trained.log_likelihood(x, num_samples=8, seed=[2, 2],
+                                  precision="mixed_bfloat16").numpy()
+    # bfloat16 keeps 8 mantissa bits: each of the 784 logits is off by ~|logit| · 2⁻⁹, so the
+    # estimate moves by a small fraction of a nat here, never by nothing.
+    assert np.all(np.abs(bf16 - exact) < 0.5) and np.any(bf16 != exact)
+    # The model's own decoder is untouched (its layers keep float32 policies).
+    assert all(layer.dtype_policy.name == "float32" for layer in trained.decoder.layers)
+
+
+def test_log_likelihood_precision_is_checked(trained, digits):
+    x = digits.test[:2]
+    with pytest.raises(ValueError, match=r"Unknown `precision` 'float16'"):
+        trained.log_likelihood(x, num_samples=2, seed=[1, 1], precision="float16")
+    custom = _small_vae(decoder=models.mlp_decoder(784, (16,), seed=1))
+    with pytest.raises(ValueError, match=r"applies to the default decoder only"):
+        custom.log_likelihood(x, num_samples=2, seed=[1, 1], precision="mixed_bfloat16")
+    with pytest.raises(ValueError, match=r"`num_samples` must be a Python int"):
+        trained.importance_log_likelihood(
+            tf.constant(x), tf.constant(3), tf.constant([1, 1]), 2, jit_compile=True)
+
+
 def test_sample_posterior_matches_the_flow_density(trained, digits):
     """log q from the forward pass equals the distribution's own log_prob at the draws."""
     x = digits.test[:6]

@@ -25,6 +25,20 @@ def test_bernoulli_log_prob_is_the_closed_form(dtype):
                                else 1e-12)
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_bernoulli_closed_form_log_prob_equals_the_distribution(binary):
+    """x·η − softplus(η) = TFP's (1 − x)·log σ(−η) + x·log σ(η), for binary and fractional x."""
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(3, 4, 9)) * 8  # Logits up to ~±30: softplus's tails.
+    x = rng.uniform(size=(4, 9))
+    x = (x < 0.5).astype(np.float64) if binary else x
+    closed = likelihoods.likelihood_log_prob("bernoulli", logits, x)
+    assert closed.shape == [3, 4]
+    np.testing.assert_allclose(
+        closed.numpy(), likelihoods.make_likelihood("bernoulli", logits).log_prob(x).numpy(),
+        rtol=1e-12, atol=1e-12)
+
+
 def test_bernoulli_mean_is_sigmoid_of_logits():
     logits = np.linspace(-6.0, 6.0, 9).reshape(3, 3)
     mean = likelihoods.make_likelihood("bernoulli", logits).mean()
@@ -52,6 +66,7 @@ def test_num_likelihood_params():
 @pytest.mark.parametrize("call", [
     lambda: likelihoods.num_likelihood_params("poisson", 3),
     lambda: likelihoods.make_likelihood("poisson", np.zeros([3])),
+    lambda: likelihoods.likelihood_log_prob("poisson", np.zeros([3]), np.zeros([3])),
 ])
 def test_unknown_name_is_rejected_with_the_choices(call):
     with pytest.raises(ValueError, match=r"Unknown `likelihood` 'poisson'; expected one of "

@@ -22,6 +22,17 @@ def test_an_epoch_is_a_permutation_that_depends_on_seed_and_epoch_only():
     assert not np.array_equal(first, _epoch(x, 4))
 
 
+def test_binary_digits_come_out_as_the_same_float32_batches_in_the_same_order():
+    # Row i holds the 5 bits of i: binary data (held as uint8 inside), decoded back to i.
+    index = np.arange(22)
+    bits = ((index[:, None] >> np.arange(5)) & 1).astype(np.float32)
+    batches = _epoch(bits, 3)
+    assert batches.dtype == np.float32 and batches.shape == (5, 4, 5)
+    decoded = (batches * 2.0 ** np.arange(5)).sum(-1)
+    # The same permutation as for non-binary (float32-held) rows.
+    np.testing.assert_array_equal(decoded, _epoch(index[:, None].astype(np.float32), 3)[..., 0])
+
+
 def test_the_epoch_is_read_when_iteration_starts():
     x = np.arange(8, dtype=np.float32)[:, None]
     epoch = tf.Variable(0, dtype=tf.int64)

@@ -192,6 +192,7 @@ class FlowVAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self._log_likelihood_fns = {}
+        self._estimator_pieces = {}
         self._replica_jit = False
 
     # ----------------------------------------------------------------------------- building
@@ -269,10 +270,7 @@ class FlowVAE(keras.Model):
 
     def posterior_distribution(self, x, training=False):
         """q(z | x): a `tfd.TransformedDistribution`, batch `[B]`, event `[D]`."""
-        self._ensure_built()
-        # The cast is the identity unless the encoder computes in another dtype (`precision`).
-        h = tf.cast(self.encoder(x, training=training), self.compute_dtype)
-        return self.posterior(h)
+        return self.posterior(self._features(x, training))
 
     def decode_logits(self, z, training=False):
         """The decoder's likelihood parameters g(z) (Bernoulli logits), shape `[..., k P]`."""
@@ -352,52 +350,136 @@ class FlowVAE(keras.Model):
         reconstruction, kl = self.elbo_terms(x, seed, num_samples)
         return reconstruction - kl
 
-    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None):
+    def log_likelihood(self, x, num_samples=1000, seed=None, chunk_size=None, precision=None):
         """Importance-sampled log p(x) `[B]` (nats): log (1/S) Σ_s p(x, z^s) / q(z^s | x).
 
         The S = `num_samples` draws are taken `chunk_size` at a time (default min(S, 100))
-        by `importance_log_likelihood`, compiled and cached per `(S, chunk_size)`. Runs under
-        XLA when the model was compiled with `jit_compile=True` (the default; also when not
-        compiled).
+        by `importance_log_likelihood`, compiled and cached per `(S, chunk_size, precision)`.
+        When the model was compiled with `jit_compile=True` (the default; also when not
+        compiled) the sampler, the flow and the weights run under XLA and the decoder on
+        TensorFlow's kernels (`importance_log_likelihood(..., jit_compile=True)`).
+
+        Args:
+          x: float `[B, P]`.
+          num_samples: S, a positive int.
+          seed: a stateless seed (int `[2]`), or an int `s` meaning `[s, 0]`; None draws one
+            from the evaluation stream.
+          chunk_size: draws per chunk (memory grows with `chunk_size` · B).
+          precision: None (the model's `precision`), `"float32"` or `"mixed_bfloat16"`: the
+            dtype of the default decoder's matrix products for this evaluation only (their
+            bias, activations and logits, the encoder, the flow, the likelihood and the
+            log-sum-exp stay float32). bfloat16 products run ~2x faster where TensorFlow's
+            kernels use AMX or AVX512-BF16 (oneDNN), but round the products' inputs and
+            outputs to bfloat16's 8-bit mantissa, which moves the estimate by a few
+            hundredths of a nat per digit (measured in `benchmarks/results/iw_eval_speed.md`):
+            report float32 figures. A custom decoder keeps its own dtype policy (only the
+            model's own `precision` is accepted).
         """
         num_samples = validation.check_positive_int(num_samples, "num_samples")
         chunk_size = validation.check_positive_int(chunk_size or min(num_samples, 100), "chunk_size")
         chunk_size = min(chunk_size, num_samples)
+        precision = self._check_eval_precision(precision or self.precision)
         seed = self._seed(seed, self.eval_seed_generator)
         jit = bool(getattr(self, "_jit_compile", None) is not False)
-        key = (num_samples, chunk_size, jit)
+        key = (num_samples, chunk_size, jit, precision)
         if key not in self._log_likelihood_fns:
-            self._log_likelihood_fns[key] = tf.function(
-                lambda x, seed: self.importance_log_likelihood(x, num_samples, seed, chunk_size),
-                jit_compile=jit, reduce_retracing=True,
-            )
+
+            def estimate(x, seed):
+                return self.importance_log_likelihood(
+                    x, num_samples, seed, chunk_size, jit_compile=jit, precision=precision)
+
+            # The graph itself runs on TensorFlow's executor; `jit_compile` compiles its
+            # pieces (see `importance_log_likelihood`).
+            self._log_likelihood_fns[key] = tf.function(estimate, reduce_retracing=True)
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
         return self._log_likelihood_fns[key](x, seed)
 
-    def importance_log_likelihood(self, x, num_samples, seed, chunk_size):
+    def _check_eval_precision(self, precision):
+        if precision not in PRECISIONS:
+            raise ValueError(f"Unknown `precision` {precision!r}; expected one of {PRECISIONS}.")
+        if self._custom_decoder and precision != self.precision:
+            raise ValueError(
+                f"`precision` {precision!r} of an estimate applies to the default decoder only; "
+                f"this model's decoder is a custom network (precision {self.precision!r}).")
+        return precision
+
+    def _mlp_logits(self, z, dtype):
+        """The default decoder's logits with its matrix products in `dtype`, `[..., P]`.
+
+        Each `Dense` layer as `activation(float32(cast(h) @ cast(kernel)) + bias)`: the
+        products in `dtype`, the bias, the activations and the logits in float32. Written
+        out rather than through the layers' `mixed_bfloat16` policy because Grappler fuses
+        a bfloat16 `MatMul` with its `BiasAdd` into a oneDNN kernel that runs these shapes
+        2-4x slower than the bare bfloat16 product (TF 2.21 on AMX;
+        `benchmarks/results/iw_eval_speed.md`), and so that only the products round.
+        """
+        self._ensure_built()
+        h = tf.reshape(tf.convert_to_tensor(z, self.compute_dtype), [-1, self.latent_dim])
+        for layer in self.decoder.layers:
+            h = tf.matmul(tf.cast(h, dtype), tf.cast(layer.kernel, dtype))
+            h = layer.activation(tf.cast(h, self.compute_dtype) + layer.bias)
+        return tf.reshape(h, tf.concat([tf.shape(z)[:-1], tf.shape(h)[-1:]], axis=0))
+
+    def importance_log_likelihood(self, x, num_samples, seed, chunk_size, jit_compile=False,
+                                  precision=None):
         """The traceable estimator behind `log_likelihood` (and serving's signature), `[B]`.
 
-        log p(x) ≈ log (1/S) Σ_s w_s with log w_s = `log_importance_weights`, folded chunk by
-        chunk into a running log-mean-exp (`tfp_nfvi.internal.estimators`), so memory grows
-        with `chunk_size` · B, not with S. Chunk i draws min(`chunk_size`, S − i · `chunk_size`)
-        samples with the seed `stateless_fold_in(seed, i)`: the result depends on the seed and
-        the chunk size, not on how the call is batched.
+        log p(x) ≈ log (1/S) Σ_s w_s with log w_s = log p(x | z^s) − (log q(z^s | x) −
+        log p(z^s)), folded chunk by chunk into a running log-mean-exp
+        (`tfp_nfvi.internal.estimators`), so memory grows with `chunk_size` · B, not with S.
+        Chunk i draws min(`chunk_size`, S − i · `chunk_size`) samples with the seed
+        `stateless_fold_in(seed, i)`: the result depends on the seed and the chunk size, not
+        on how the call is batched. The encoder runs once per digit; each chunk then runs
+
+        1. the posterior draws: z ~ q(z | x) and log q(z | x) − log p(z) from the encoder's
+           output (the posterior's heads, the noise, the flow; `[S_i, B, D]`, `[S_i, B]`);
+        2. the decoder's logits g(z), `[S_i, B, P]`: nearly all of the arithmetic (~1.07 MFLOP
+           of matrix products per draw for the default 40-256-512-784 decoder);
+        3. the weights log w = log p(x | z) − (log q − log p(z)) (the likelihood's closed form,
+           `likelihoods.likelihood_log_prob`) and the running log-sum-exp.
+
+        With `jit_compile=True`, steps 1 and 3 run as XLA-compiled functions and step 2 on
+        TensorFlow's kernels: XLA fuses the sampler's, the flow's and the likelihood's
+        element-wise work, while TensorFlow's oneDNN matrix products run these decoder shapes
+        ~1.35x faster per CPU-second than XLA's CPU backend in float32 and ~2.7x in bfloat16
+        (XLA's CPU backend does not use AMX; `benchmarks/results/iw_eval_speed.md`). The
+        estimate is the same to float rounding either way (the noise is XLA-invariant).
 
         Args:
           x: float `[B, P]` tensor.
           num_samples: S >= 1, a Python int (every chunk has a static size: compiles under
             XLA) or a scalar int32 `Tensor` (a run-time S; the last, partial chunk then has a
-            dynamic size, so the graph runs without XLA).
+            dynamic size, so `jit_compile` must be False).
           seed: a stateless seed, int32 `[2]`.
           chunk_size: a Python int >= 1.
+          jit_compile: compile steps 1 and 3 with XLA (see above).
+          precision: None (the model's decoder as it is) or the `precision` of the default
+            decoder's matrix products for this estimate (see `log_likelihood`).
         """
-        q = self.posterior_distribution(x)
-        prior = self.prior_distribution(x.dtype)
+        if precision is not None:
+            self._check_eval_precision(precision)
+        if jit_compile and tf.is_tensor(num_samples):
+            raise ValueError(
+                "`num_samples` must be a Python int when `jit_compile=True` (XLA needs static "
+                f"chunk sizes), got the tensor {num_samples!r}.")
+        x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
+        h = self._features(x)
+        draw, weigh = self._posterior_draws, self._accumulate_weights
+        if jit_compile:
+            if "xla" not in self._estimator_pieces:
+                self._estimator_pieces["xla"] = tuple(
+                    tf.function(fn, jit_compile=True, reduce_retracing=True)
+                    for fn in (draw, weigh))
+            draw, weigh = self._estimator_pieces["xla"]
+
+        decode = self.decode_logits
+        if precision is not None and (precision, self.precision) != ("float32", "float32"):
+            dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
+            decode = lambda z: self._mlp_logits(z, dtype)  # pylint: disable=unnecessary-lambda-assignment
 
         def add_chunk(state, i, size):
-            log_w = self.log_importance_weights(
-                x, q, size, tf.random.experimental.stateless_fold_in(seed, i), prior)
-            return estimators.log_mean_exp_accumulate(state, log_w)
+            z, log_ratio = draw(h, size, tf.random.experimental.stateless_fold_in(seed, i))
+            return weigh(state, x, decode(z), log_ratio)
 
         num_full = num_samples // chunk_size
         remainder = num_samples - num_full * chunk_size
@@ -414,15 +496,33 @@ class FlowVAE(keras.Model):
             state = add_chunk(state, num_full, remainder)
         return estimators.log_mean_exp_result(state)
 
-    def log_importance_weights(self, x, q, num_samples, seed, prior=None):
+    def _features(self, x, training=False):
+        """The encoder's output h `[B, H]` in the model's compute dtype."""
+        self._ensure_built()
+        # The cast is the identity unless the encoder computes in another dtype (`precision`).
+        return tf.cast(self.encoder(x, training=training), self.compute_dtype)
+
+    def _posterior_draws(self, h, num_samples, seed):
+        """`(z, log q(z | x) − log p(z))`, `[S, B, D]` and `[S, B]`, for S draws z ~ q(z | x)."""
+        z, log_q = self.sample_posterior(self.posterior(h), [num_samples], seed)
+        return z, log_q - self.prior_distribution(z.dtype).log_prob(z)
+
+    def _log_weights(self, x, logits, log_ratio):
+        """log w = log p(x | z) − (log q(z | x) − log p(z)), `[S, B]`, from the logits g(z)."""
+        return likelihoods.likelihood_log_prob(self.likelihood_name, logits, x) - log_ratio
+
+    def _accumulate_weights(self, state, x, logits, log_ratio):
+        return estimators.log_mean_exp_accumulate(state, self._log_weights(x, logits, log_ratio))
+
+    def log_importance_weights(self, x, num_samples, seed):
         """log w_s = log p(x, z^s) − log q(z^s | x) for `num_samples` draws z^s ~ q, `[S, B]`.
 
-        `q` is `posterior_distribution(x)`; `num_samples` may be a Python int or a scalar
-        `Tensor`. `log_likelihood` is the log-mean-exp of these weights over chunks.
+        One chunk of `importance_log_likelihood`, uncompiled: `num_samples` may be a Python
+        int or a scalar `Tensor`, `seed` a stateless seed (int `[2]`).
         """
-        prior = prior if prior is not None else self.prior_distribution(x.dtype)
-        z, log_q = self.sample_posterior(q, [num_samples], seed)
-        return self.likelihood_distribution(z).log_prob(x) + prior.log_prob(z) - log_q
+        x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
+        z, log_ratio = self._posterior_draws(self._features(x), num_samples, seed)
+        return self._log_weights(x, self.decode_logits(z), log_ratio)
 
     def sample_latents(self, n, seed=None):
         """`n` draws z ~ p(z) = N(0, I), `[n, D]`, with the model's XLA-invariant noise."""

@@ -133,13 +133,15 @@ def train(config, callbacks=()):
     best.set_model(vae)
     timer = timing.StepTimer()
     epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False, name="data_epoch")
+    train_data = pipeline.epoch_dataset(x_train, config.batch_size, config.seed, epoch,
+                                        dynamic_binarization=config.binarization == "dynamic")
+    del x_train  # The pipeline holds its own (uint8 for binary digits) copy: free the float32 one.
 
     start = time.perf_counter()
     history = {}
     if initial_epoch < config.epochs and not stopping.exhausted:
         history = vae.fit(
-            pipeline.epoch_dataset(x_train, config.batch_size, config.seed, epoch,
-                                   dynamic_binarization=config.binarization == "dynamic"),
+            train_data,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # The pipeline orders the data (a function of seed and epoch).

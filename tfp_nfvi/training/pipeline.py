@@ -1,7 +1,10 @@
 """The training input pipeline: one epoch of batches, chosen by an epoch counter.
 
 Epoch e is the training digits permuted by `stateless_shuffle(seed=(seed, e))` and cut into full
-batches (the remainder is dropped, so every step has one shape and compiles once). With dynamic
+batches (the remainder is dropped, so every step has one shape and compiles once). The digits stay
+in one tensor and each batch gathers its rows (no permuted copy of the set per epoch); binary
+digits are held as uint8 and cast to float32 per batch, so 50,000 MNIST digits take 39 MB rather
+than 157 MB (twice that with a permuted copy). With dynamic
 binarization the rows are grey levels p and each batch is drawn x ~ Bernoulli(p) from the
 stateless seed `fold_in((seed, e), batch index)`. Everything depends on (seed, e) only, so a run
 resumed at epoch e sees the same batches as an uninterrupted one.
@@ -17,6 +20,7 @@ epochs done".)
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_nfvi.internal import validation
@@ -40,6 +44,9 @@ def epoch_dataset(x, batch_size, seed, epoch, dynamic_binarization=False):
       N // batch_size.
     """
     batch_size = validation.check_positive_int(batch_size, "batch_size")
+    x = np.asarray(x)
+    if not dynamic_binarization and np.all((x == 0) | (x == 1)):
+        x = x.astype(np.uint8)  # Exact for binary digits; cast back per batch.
     x = tf.constant(x)
     n = int(x.shape[0])
     steps = n // batch_size
@@ -49,8 +56,9 @@ def epoch_dataset(x, batch_size, seed, epoch, dynamic_binarization=False):
     def one_epoch(_):
         epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=epoch_seed)
-        batches = tf.data.Dataset.from_tensor_slices(tf.gather(x, order)).batch(
-            batch_size, drop_remainder=True)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(
+            batch_size, drop_remainder=True).map(
+                lambda rows: tf.cast(tf.gather(x, rows), tf.float32))
         if not dynamic_binarization:
             return batches
 
