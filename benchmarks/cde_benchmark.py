@@ -68,9 +68,9 @@ Notes.
   the lowest NLL on the validation part of its training split; the test split sees only that
   model (`CDEConfig.y_noise_grid`; `--y_noise_grid` here and on `python -m tfp_nfvi.cde`).
   Energy's loads are almost determined by x: its splits chose 0.02 in 4 of 5 cases for
-  `nsf_coupling*4` (0.05 once) and 2 of 5 for `maf*4` (0.05 twice, 0.1 once). The rows
-  marked `y_noise=0.02` used a level picked by us for this data set, not by validation (kept
-  for reference; superseded by the validated rows).
+  `nsf_coupling*4` (0.05 once) and 2 of 5 for `maf*4` (0.05 twice, 0.1 once). (An earlier
+  version of this table had rows with y_noise = 0.02 picked by us for Energy; they are
+  replaced by these validated rows.)
 * **Code changes behind the rows.** (1) `MADE` networks now feed the context to their outputs
   too (`context_to_output`): before, the first coordinate's transform of every `maf`/`iaf`/
   `nsf_iaf` step ignored x, and for 1-D y whole steps did. Rerun with it: Fish and Concrete
@@ -85,9 +85,10 @@ Notes.
   200-400). Fish's 4.49 +- 7.79 is one split (18.4;
   the other four 0.85-1.14, median 1.10) where three ordinary test points get log p < -500:
   a planar map moves points by at most |u_hat|, so the tails of p(y | x) are those of the
-  Gaussian base, whose scale the fit made small. Rows that predate both changes: Energy and
-  SkillCraft `planar*8` and `maf*4` (plain noise), Energy `maf*4, y_noise=0.02`, and the
-  direction study.
+  Gaussian base, whose scale the fit made small. Every row of both tables was run with both
+  changes (Energy and SkillCraft `planar*8`/`maf*4` and the direction study's `planar*8`/
+  `maf*4` rows were rerun: e.g. Energy `maf*4` -1.38 +- 0.08 before, -1.51 +- 0.15 after;
+  radial and coupling rows do not depend on either change).
 * **1-D y.** `nsf_coupling` needs D >= 2 (nothing to split).
 * **SkillCraft.** Its `TotalHours` holds a data error (1,000,000 hours, 58 standard deviations
   out); standardized inputs are clipped to +-10 sd (`CDEConfig.x_clip`), which touches no input
