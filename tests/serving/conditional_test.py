@@ -1,13 +1,10 @@
 """Tests for tfp_nfvi.serving.conditional: a ConditionalFlow as a SavedModel without tfp_nfvi.
 
 The export is loaded in a subprocess in which tfp_nfvi, TFP and Keras cannot be imported
-(the loader of `saved_model_test`), and its answers are compared with the in-process model:
+(`conftest.py`'s `run_without_tfp_nfvi`), and its answers are compared with the in-process model:
 float32 round-off for sampling (rtol 1e-5); log-densities at arbitrary points run iterative
 inverses (planar's root search) in the generative direction, so atol 1e-4.
 """
-
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
@@ -15,15 +12,6 @@ import tensorflow as tf
 
 from tfp_nfvi import models
 from tfp_nfvi import serving
-
-
-def _saved_model_test():
-    """The sibling test module (its clean-subprocess loader), imported by path."""
-    path = pathlib.Path(__file__).with_name("saved_model_test.py")
-    spec = importlib.util.spec_from_file_location("saved_model_test_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 X_LOC, X_SCALE = np.array([1.0, -2.0, 0.5]), np.array([2.0, 0.5, 3.0])
@@ -42,7 +30,7 @@ def _model(direction):
     return model
 
 
-def test_export_answers_without_tfp_nfvi(tmp_path):
+def test_export_answers_without_tfp_nfvi(tmp_path, run_without_tfp_nfvi):
     rng = np.random.default_rng(1)
     x = (X_LOC + X_SCALE * rng.standard_normal((4, 3))).astype(np.float32)
     y = (Y_LOC + Y_SCALE * rng.standard_normal((4, 2))).astype(np.float32)
@@ -61,7 +49,7 @@ def test_export_answers_without_tfp_nfvi(tmp_path):
                                                       "seed": np.int32(-1)}),
                      (export_dir, "log_prob", {"x": x[:, :2], "y": y})]
         expected.append((log_prob, draws * Y_SCALE + Y_LOC))
-    answer = _saved_model_test()._run_without_tfp_nfvi(tmp_path, requests)
+    answer = run_without_tfp_nfvi(tmp_path, requests)
     assert answer["importable"] == [] and answer["leaked"] == []
     answers = answer["answers"]
     for i, (log_prob, draws) in enumerate(expected):

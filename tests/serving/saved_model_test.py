@@ -1,11 +1,9 @@
 """Tests for tfp_nfvi.serving: SavedModels that load and run without tfp_nfvi, TFP or Keras.
 
-Everything exported here is loaded in ONE subprocess (a TensorFlow import costs seconds) in
-which `tfp_nfvi`, `tensorflow_probability`, `keras` and `tf_keras` cannot be imported (a
-`sys.meta_path` finder makes importing them raise ImportError; the subprocess runs from an
-empty directory without PYTHONPATH). It answers a list of requests with
-`tf.saved_model.load(...).signatures[name](**inputs)`, valid and invalid ones interleaved,
-and the parent compares the answers with the in-process model at the same seeds.
+Everything exported here is loaded in ONE subprocess in which `tfp_nfvi`,
+`tensorflow_probability`, `keras` and `tf_keras` cannot be imported (`conftest.py`'s
+`run_without_tfp_nfvi`); it answers a list of requests, valid and invalid ones interleaved,
+and the test compares the answers with the in-process model at the same seeds.
 
 Tolerances: the loaded graphs run the same float32 ops as the in-process model, but Grappler
 may fuse or reorder them, so values agree to float32 round-off (rtol 1e-5); densities of
@@ -13,11 +11,8 @@ arbitrary points go through iterative inverses (root searches) and get atol 1e-4
 """
 
 import os
-import pickle
 import shutil
 import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -36,85 +31,6 @@ TFP_SEED = tf.constant([SEED, 0], tf.int32)  # What `seed=SEED` means to the mod
 DATA, LATENT, BATCH = 12, 2, 5
 NUM_SAMPLES, CHUNK = 30, 8  # log_likelihood: 3 full chunks and a remainder of 6.
 EVENT, N_DRAWS = 3, 5  # The global surrogate.
-
-_LOADER = textwrap.dedent(
-    """
-    import importlib.abc, importlib.machinery, pickle, sys
-
-    BLOCKED = ("tfp_nfvi", "tensorflow_probability", "keras", "tf_keras")
-
-    class _Refuse(importlib.abc.Loader):
-        def create_module(self, spec):
-            raise ImportError(f"{spec.name} is blocked in this serving test")
-        def exec_module(self, module):
-            raise ImportError("blocked")
-
-    class _Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in BLOCKED:
-                return importlib.machinery.ModuleSpec(name, _Refuse())
-            return None
-
-    sys.meta_path.insert(0, _Block())
-    import numpy as np
-    import tensorflow as tf
-
-    with open(sys.argv[1], "rb") as f:
-        requests = pickle.load(f)
-    loaded, answers = {}, []
-    for export_dir, name, inputs in requests:
-        if export_dir not in loaded:
-            loaded[export_dir] = tf.saved_model.load(export_dir)
-        if name.startswith("function:"):  # The restored tf.function, defaults honored.
-            fn = getattr(loaded[export_dir], name.split(":")[1])
-        else:
-            fn = loaded[export_dir].signatures[name]
-        try:
-            outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
-            answers.append({k: v.numpy() for k, v in outputs.items()})
-        except Exception as e:  # pylint: disable=broad-except
-            answers.append({"error": f"{type(e).__name__}: {e}"[:500]})
-    importable = []
-    for name in BLOCKED:
-        try:
-            __import__(name)
-            importable.append(name)
-        except ImportError:
-            pass
-    leaked = sorted({m.split(".")[0] for m in sys.modules} & set(BLOCKED))
-    with open(sys.argv[2], "wb") as f:
-        pickle.dump({"answers": answers, "importable": importable, "leaked": leaked,
-                     "signatures": {d: sorted(m.signatures) for d, m in loaded.items()}}, f)
-    """
-)
-
-
-def _run_without_tfp_nfvi(tmp_path, requests):
-    """Answers `requests` [(export_dir, signature, inputs)] in a subprocess without our code.
-
-    A signature name `"function:NAME"` calls the restored `tf.function` `loaded.NAME` instead
-    of `loaded.signatures[NAME]`.
-    """
-    work = tmp_path / "clean"
-    work.mkdir()
-    (work / "loader.py").write_text(_LOADER)
-    with open(work / "requests.pkl", "wb") as f:
-        pickle.dump(requests, f)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run(
-        [sys.executable, "loader.py", "requests.pkl", "answers.pkl"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(work / "answers.pkl", "rb") as f:
-        return pickle.load(f)
-
 
 def _vae():
     vae = models.FlowVAE(
@@ -225,10 +141,10 @@ def _requests(vae_dir, vae_ref, surrogate_dir, surrogate_ref):
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory, vae_export, surrogate_export):
+def loaded(tmp_path_factory, vae_export, surrogate_export, run_without_tfp_nfvi):
     """One subprocess answers every request; returns ({label: answer}, metadata)."""
     labeled = _requests(*vae_export, *surrogate_export)
-    result = _run_without_tfp_nfvi(
+    result = run_without_tfp_nfvi(
         tmp_path_factory.mktemp("loader"), [item[1:] for item in labeled]
     )
     return dict(zip((item[0] for item in labeled), result["answers"])), result
@@ -310,9 +226,9 @@ def test_surrogate_signatures_match_in_process(loaded, surrogate_export):
         ("vae_bad_n", "`n` must be >= 0"),
         ("vae_nan_x", "`x` must be finite"),
         ("vae_inf_z", "`z` must be finite"),
-        ("vae_huge_n", f"`n` must be <= {serving.saved_model.MAX_DRAWS}"),
+        ("vae_huge_n", f"`n` must be <= {serving.requests.MAX_DRAWS}"),
         ("vae_huge_samples",
-         f"`num_samples` must be <= {serving.saved_model.MAX_IMPORTANCE_SAMPLES}"),
+         f"`num_samples` must be <= {serving.requests.MAX_IMPORTANCE_SAMPLES}"),
         ("surrogate_bad_width", "shape"),
         ("surrogate_bad_rank", "shape"),
         ("surrogate_bad_dtype", "int32"),
@@ -401,7 +317,7 @@ def test_saved_model_cli_run_with_the_seed_left_out(vae_export, tmp_path):
     assert np.load(tmp_path / "z.npy").shape == (BATCH, LATENT)
 
 
-def test_every_flow_kind_serves_without_tfp_nfvi(tmp_path):
+def test_every_flow_kind_serves_without_tfp_nfvi(tmp_path, run_without_tfp_nfvi):
     """The newer step kinds (Björck loops, Householder products, splines) export too."""
     vae = models.FlowVAE(
         latent_dim=3, flow="sylvester_o(m=2),sylvester_h(k=2),sylvester_t,householder,"
@@ -414,7 +330,7 @@ def test_every_flow_kind_serves_without_tfp_nfvi(tmp_path):
     ll = vae.log_likelihood(x, num_samples=8, seed=TFP_SEED, chunk_size=4).numpy()
     export_dir = str(tmp_path / "saved_model")
     serving.export_saved_model(vae, export_dir, num_samples=8, chunk_size=4)
-    result = _run_without_tfp_nfvi(tmp_path, [
+    result = run_without_tfp_nfvi(tmp_path, [
         (export_dir, "encode", {"x": x, "seed": np.int32(SEED)}),
         (export_dir, "log_likelihood", {"x": x, "num_samples": np.int32(8),
                                         "seed": np.int32(SEED)}),

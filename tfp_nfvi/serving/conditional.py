@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_nfvi.serving import saved_model
+from tfp_nfvi.serving import requests
 
 __all__ = ["export_conditional_saved_model"]
 
@@ -39,7 +39,7 @@ def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, 
     | `log_prob` | `x` f32 `[B, P]`, `y` f32 `[B, D]` | `log_prob` f32 `[B]` (nats) |
 
     `sample` with `seed = s >= 0` equals `model.sample_from(x̃, n, [s, 0])` mapped back to
-    original units; `seed < 0` draws fresh noise (see `saved_model.stateless_seed`). Wrong
+    original units; `seed < 0` draws fresh noise (see `requests.stateless_seed`). Wrong
     shapes or `n < 0` are rejected with `InvalidArgument`. `serving_default` is `sample`:
     predictive draws are what a served conditional model is most often asked for.
 
@@ -55,7 +55,7 @@ def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, 
     Returns:
       `export_dir`.
     """
-    export_dir = saved_model._check_export_dir(export_dir, overwrite)  # pylint: disable=protected-access
+    export_dir = requests.check_export_dir(export_dir, overwrite)
     if not model.built:
         raise ValueError(
             f"`model` {model.name!r} is not built; train it or call it on a batch of shape "
@@ -67,18 +67,18 @@ def export_conditional_saved_model(model, export_dir, x_loc=None, x_scale=None, 
     log_det = tf.reduce_sum(tf.math.log(y_s))
 
     def standardize_x(x):
-        x = (saved_model._checked_shape(x, "x", [None, p]) - x_m) / x_s  # pylint: disable=protected-access
+        x = (requests.checked_shape(x, "x", [None, p]) - x_m) / x_s
         return x if x_clip is None else tf.clip_by_value(x, -x_clip, x_clip)
 
-    def sample(x, n, seed=saved_model._default_seed()):  # pylint: disable=protected-access
+    def sample(x, n, seed=requests.default_seed()):
         x = standardize_x(x)
-        n = saved_model._checked_count(n, "n", 0, saved_model.MAX_DRAWS)  # pylint: disable=protected-access
-        y = model.sample_from(x, n, saved_model.stateless_seed(seed))
+        n = requests.checked_count(n, "n", 0, requests.MAX_DRAWS)
+        y = model.sample_from(x, n, requests.stateless_seed(seed))
         return {"y": y * y_s + y_m}
 
     def log_prob(x, y):
         x = standardize_x(x)
-        y = (saved_model._checked_shape(y, "y", [None, d]) - y_m) / y_s  # pylint: disable=protected-access
+        y = (requests.checked_shape(y, "y", [None, d]) - y_m) / y_s
         return {"log_prob": model.conditional_distribution(x).log_prob(y) - log_det}
 
     archive = keras.export.ExportArchive()  # Saves the variables the endpoints read.

@@ -22,13 +22,13 @@ In Python, the restored functions (`loaded.encode(x)`) honor the default; the si
 wrappers (`loaded.signatures["encode"](x=..., seed=...)`) want every input by keyword.
 """
 
-import os
-
 import keras
 import tensorflow as tf
 
-from tfp_nfvi.internal import seeds
 from tfp_nfvi.internal import validation
+from tfp_nfvi.serving import requests
+from tfp_nfvi.serving.requests import SEED_DEFAULT  # Public here since v0.1.
+from tfp_nfvi.serving.requests import stateless_seed  # Public here since v0.1.
 
 __all__ = [
     "SEED_DEFAULT",
@@ -36,53 +36,6 @@ __all__ = [
     "export_surrogate_saved_model",
     "stateless_seed",
 ]
-
-SEED_DEFAULT = -1
-_INT32_MAX = 2**31 - 1
-
-
-def stateless_seed(seed):
-    """Maps the `seed` input of a signature to a TFP stateless seed (`int32`, shape `[2]`).
-
-    `seed >= 0` gives `[seed, 0]` (the package's int -> stateless-seed convention,
-    `tfp_nfvi.internal.seeds`); `seed < 0` gives two integers drawn uniformly from
-    `[0, 2³¹ − 1)` by an OS-seeded op, a fresh seed on every call.
-
-    Args:
-      seed: integer scalar (Python int or `Tensor`).
-
-    Returns:
-      An `int32` `Tensor` of shape `[2]`.
-    """
-    seed = tf.cast(seed, tf.int32)
-    fresh = tf.raw_ops.RandomUniformInt(
-        shape=tf.constant([2], tf.int32),
-        minval=tf.constant(0, tf.int32),
-        maxval=tf.constant(_INT32_MAX, tf.int32),
-        seed=0,
-        seed2=0,
-    )
-    return tf.where(seed >= 0, seeds.stateless_seed(seed), fresh)
-
-
-def _default_seed():
-    # A Tensor default (not a Python int) is what makes TF write a SignatureDef default.
-    return tf.constant(SEED_DEFAULT, tf.int32)
-
-
-def _spec(shape, dtype, name):
-    return tf.TensorSpec(shape, dtype, name=name)
-
-
-def _check_export_dir(export_dir, overwrite):
-    export_dir = os.fspath(export_dir)
-    if not overwrite and os.path.exists(os.path.join(export_dir, "saved_model.pb")):
-        raise ValueError(
-            f"`export_dir` {export_dir!r} already holds a SavedModel; choose a new directory "
-            "or pass overwrite=True."
-        )
-    return export_dir
-
 
 def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, overwrite=False):
     """Writes a `FlowVAE` as a SavedModel whose signatures run without tfp_nfvi.
@@ -115,7 +68,7 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
 
     Malformed requests get an InvalidArgument error naming the input and leave the loaded
     model serving: a wrong shape or dtype, a NaN or infinite `x`/`z`, `num_samples` outside
-    [1, `MAX_IMPORTANCE_SAMPLES`] or `n` outside [0, `MAX_DRAWS`].
+    [1, `requests.MAX_IMPORTANCE_SAMPLES`] or `n` outside [0, `requests.MAX_DRAWS`] (`tfp_nfvi.serving.requests`).
 
     `serving_default` is `encode`: a served VAE is most often asked for its representation;
     `encode` is the cheapest signature (one encoder pass, no decoder) and its `base_loc` and
@@ -139,7 +92,7 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
         not a positive integer, or `export_dir` already holds a SavedModel and `overwrite` is
         False.
     """
-    export_dir = _check_export_dir(export_dir, overwrite)
+    export_dir = requests.check_export_dir(export_dir, overwrite)
     if not model.built:
         raise ValueError(
             f"`model` {model.name!r} is not built; train it or call it on a batch of shape "
@@ -157,51 +110,51 @@ def export_saved_model(model, export_dir, num_samples=1000, chunk_size=None, ove
     latent_shape = [None, model.latent_dim]
     dtype = tf.as_dtype(model.compute_dtype)
 
-    def encode(x, seed=_default_seed()):
+    def encode(x, seed=requests.default_seed()):
         z, log_q, base_loc, base_scale = model.encode(
-            _checked_shape(x, "x", data_shape), seed=stateless_seed(seed)
+            requests.checked_shape(x, "x", data_shape), seed=requests.stateless_seed(seed)
         )
         return {"z": z, "log_q": log_q, "base_loc": base_loc, "base_scale": base_scale}
 
     def decode(z):
-        z = _checked_shape(z, "z", latent_shape)
+        z = requests.checked_shape(z, "z", latent_shape)
         return {"probs": model.likelihood_distribution(z).mean(), "logits": model.decode_logits(z)}
 
-    def elbo(x, seed=_default_seed()):
-        return {"elbo": model.elbo(_checked_shape(x, "x", data_shape), seed=stateless_seed(seed))}
+    def elbo(x, seed=requests.default_seed()):
+        return {"elbo": model.elbo(requests.checked_shape(x, "x", data_shape), seed=requests.stateless_seed(seed))}
 
     def log_likelihood(
-        x, num_samples=tf.constant(num_samples, tf.int32), seed=_default_seed()
+        x, num_samples=tf.constant(num_samples, tf.int32), seed=requests.default_seed()
     ):
         # The model's own estimator with a run-time S (see `FlowVAE.importance_log_likelihood`).
         estimate = model.importance_log_likelihood(
-            _checked_shape(x, "x", data_shape),
-            _checked_count(num_samples, "num_samples", 1, MAX_IMPORTANCE_SAMPLES),
-            stateless_seed(seed),
+            requests.checked_shape(x, "x", data_shape),
+            requests.checked_count(num_samples, "num_samples", 1, requests.MAX_IMPORTANCE_SAMPLES),
+            requests.stateless_seed(seed),
             chunk_size,
         )
         return {"log_likelihood": estimate}
 
-    def sample(n, seed=_default_seed()):
-        seed = stateless_seed(seed)
-        z = model.sample_latents(_checked_count(n, "n", 0, MAX_DRAWS), seed=seed)
+    def sample(n, seed=requests.default_seed()):
+        seed = requests.stateless_seed(seed)
+        z = model.sample_latents(requests.checked_count(n, "n", 0, requests.MAX_DRAWS), seed=seed)
         likelihood = model.likelihood_distribution(z)
         x = likelihood.sample(seed=tf.random.experimental.stateless_fold_in(seed, 1))
         return {"x": x, "probs": likelihood.mean(), "z": z}
 
-    x_spec = _spec(data_shape, dtype, "x")
-    seed_spec = _spec([], tf.int32, "seed")
+    x_spec = requests.spec(data_shape, dtype, "x")
+    seed_spec = requests.spec([], tf.int32, "seed")
     archive = keras.export.ExportArchive()
     # No `archive.track(model)`: the archive saves the variables the endpoints read, and
     # tracking would walk the model's attributes (e.g. its dict of compiled functions, which
     # SavedModel cannot serialize). The first endpoint is also written as `serving_default`.
     archive.add_endpoint("encode", encode, [x_spec, seed_spec])
-    archive.add_endpoint("decode", decode, [_spec(latent_shape, dtype, "z")])
+    archive.add_endpoint("decode", decode, [requests.spec(latent_shape, dtype, "z")])
     archive.add_endpoint("elbo", elbo, [x_spec, seed_spec])
     archive.add_endpoint(
-        "log_likelihood", log_likelihood, [x_spec, _spec([], tf.int32, "num_samples"), seed_spec]
+        "log_likelihood", log_likelihood, [x_spec, requests.spec([], tf.int32, "num_samples"), seed_spec]
     )
-    archive.add_endpoint("sample", sample, [_spec([], tf.int32, "n"), seed_spec])
+    archive.add_endpoint("sample", sample, [requests.spec([], tf.int32, "n"), seed_spec])
     archive.write_out(export_dir, verbose=False)
     return export_dir
 
@@ -237,7 +190,7 @@ def export_surrogate_saved_model(surrogate, export_dir, overwrite=False):
         supported), the batch shape is not scalar, or `export_dir` already holds a SavedModel
         and `overwrite` is False.
     """
-    export_dir = _check_export_dir(export_dir, overwrite)
+    export_dir = requests.check_export_dir(export_dir, overwrite)
     event_shape = surrogate.event_shape
     if not isinstance(event_shape, tf.TensorShape) or (
         event_shape.rank != 1 or event_shape[0] is None
@@ -251,48 +204,18 @@ def export_surrogate_saved_model(surrogate, export_dir, overwrite=False):
     event_size = int(event_shape[0])
     dtype = tf.as_dtype(surrogate.dtype)
 
-    def sample(n, seed=_default_seed()):
-        n = _checked_count(n, "n", 0, MAX_DRAWS)
-        z, log_prob = surrogate.experimental_sample_and_log_prob(n, seed=stateless_seed(seed))
+    def sample(n, seed=requests.default_seed()):
+        n = requests.checked_count(n, "n", 0, requests.MAX_DRAWS)
+        z, log_prob = surrogate.experimental_sample_and_log_prob(n, seed=requests.stateless_seed(seed))
         return {"z": z, "log_prob": log_prob}
 
     def log_prob(z):
-        return {"log_prob": surrogate.log_prob(_checked_shape(z, "z", [None, event_size]))}
+        return {"log_prob": surrogate.log_prob(requests.checked_shape(z, "z", [None, event_size]))}
 
     archive = keras.export.ExportArchive()  # Saves the variables the endpoints read.
     archive.add_endpoint(
-        "sample", sample, [_spec([], tf.int32, "n"), _spec([], tf.int32, "seed")]
+        "sample", sample, [requests.spec([], tf.int32, "n"), requests.spec([], tf.int32, "seed")]
     )
-    archive.add_endpoint("log_prob", log_prob, [_spec([None, event_size], dtype, "z")])
+    archive.add_endpoint("log_prob", log_prob, [requests.spec([None, event_size], dtype, "z")])
     archive.write_out(export_dir, verbose=False)
     return export_dir
-
-
-# Largest `n` of a `sample` request and `num_samples` of a `log_likelihood` request: a request
-# beyond them is refused (InvalidArgument) instead of exhausting the server's memory or time.
-MAX_DRAWS = 2**16
-MAX_IMPORTANCE_SAMPLES = 2**20
-
-
-def _checked_shape(value, name, shape):
-    """`value` with run-time checks of its shape and finiteness (InvalidArgument naming `name`).
-
-    Signature inputs carry a static shape, but TF Serving and session feeds do not enforce
-    it; without this a batch of the wrong rank would fail deep inside a flow, or broadcast,
-    and a NaN or infinite input would come back as a silent NaN answer.
-    """
-    value = tf.ensure_shape(value, shape, name=f"check_{name}_shape")
-    return tf.debugging.assert_all_finite(value, f"`{name}` must be finite (no NaN or inf)")
-
-
-def _checked_count(value, name, minimum, maximum):
-    """An `int32` scalar with graph assertions `minimum <= value <= maximum` (InvalidArgument)."""
-    value = tf.convert_to_tensor(value, tf.int32)
-    checks = [
-        tf.debugging.assert_greater_equal(
-            value, tf.constant(minimum, tf.int32), message=f"`{name}` must be >= {minimum}"),
-        tf.debugging.assert_less_equal(
-            value, tf.constant(maximum, tf.int32), message=f"`{name}` must be <= {maximum}"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(value)
