@@ -329,8 +329,40 @@ def write_markdown(records, path, protocol):
         "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
         *_planar_start_note(records),
         "",
+        *_gap_section(records),
     ]
     path.write_text("\n".join(lines))
+
+
+def _gap_section(records, window=40):
+    """Per row with a R&M figure: how far off, and whether fitting or generalizing limits it."""
+    lines = []
+    for r in records:
+        paper = _published("R&M 2015 −ELBO", r["flow"])
+        valid = r.get("val_neg_elbo_curve")
+        if paper is None or not valid or len(valid) <= window:
+            continue
+        recent = min(valid[-window:])
+        earlier = min(valid[:-window])
+        lines.append(
+            f"- {r['flow']}: test −ELBO {r['test_neg_elbo']:.2f} is "
+            f"{r['test_neg_elbo'] - paper.neg_elbo:+.2f} nats from R&M's {paper.neg_elbo:.1f}; "
+            f"training −ELBO at the best epoch {r['train_neg_elbo_at_best']:.2f} "
+            f"({r['test_neg_elbo'] - r['train_neg_elbo_at_best']:.2f} below the test figure); "
+            f"the best validation −ELBO of the last {window} epochs is "
+            f"{earlier - recent:.2f} nats better than before them.")
+    if not lines:
+        return []
+    return [
+        "## Where the budget falls short",
+        "",
+        "The gap to the paper splits into fitting (training −ELBO) and generalizing (test − "
+        "training); a validation curve still falling at the end of the budget means more "
+        "epochs would pay (`table2_curves.png`).",
+        "",
+        *lines,
+        "",
+    ]
 
 
 def _planar_start_note(records):
