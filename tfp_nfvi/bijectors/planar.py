@@ -40,6 +40,16 @@ def _log_softplus(t):
     return tf.where(small, t, tf.math.log(tf.math.softplus(tf.where(small, log_eps, t))))
 
 
+def _planar_params(u, w, b):
+    """(û, w, b, (1 + wᵀû, log(1 + wᵀû))) as tensors: a planar bijector's parameter-only work.
+
+    Shared by `Planar` and `PlanarStack` (where the arguments carry a K axis before D).
+    """
+    w = tf.convert_to_tensor(w)
+    u_hat, one_plus_wu_hat, log_one_plus_wu_hat = _planar_terms(tf.convert_to_tensor(u), w)
+    return u_hat, w, tf.convert_to_tensor(b), (one_plus_wu_hat, log_one_plus_wu_hat)
+
+
 def _planar_terms(u, w):
     """Returns (û, 1 + wᵀû, log(1 + wᵀû)) for raw parameters u, w of shape [..., D].
 
@@ -320,10 +330,7 @@ class Planar(tfb.AutoCompositeTensorBijector):
 
     def _params(self):
         """Returns (û, w, b, (1 + wᵀû, log(1 + wᵀû))) as tensors."""
-        u = tf.convert_to_tensor(self._u)
-        w = tf.convert_to_tensor(self._w)
-        u_hat, one_plus_wu_hat, log_one_plus_wu_hat = _planar_terms(u, w)
-        return u_hat, w, tf.convert_to_tensor(self._b), (one_plus_wu_hat, log_one_plus_wu_hat)
+        return _planar_params(self._u, self._w, self._b)
 
     def _forward_terms(self, x):
         """Returns (û, wᵀx + b, (1 + wᵀû, log(1 + wᵀû))), computed once per input tensor."""

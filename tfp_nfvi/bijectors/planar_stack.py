@@ -9,7 +9,7 @@ from tfp_nfvi.bijectors import _checks
 # The stack is the planar flow K times: share its constraint, its cancellation-free log-det
 # (with the exact fold handling) and its inverse (root search and differentiable Newton step).
 from tfp_nfvi.bijectors.planar import _log_abs_det  # pylint: disable=protected-access
-from tfp_nfvi.bijectors.planar import _planar_terms  # pylint: disable=protected-access
+from tfp_nfvi.bijectors.planar import _planar_params  # pylint: disable=protected-access
 from tfp_nfvi.bijectors.planar import _solve_preactivation  # pylint: disable=protected-access
 
 tfb = tfp.bijectors
@@ -125,10 +125,7 @@ class PlanarStack(tfb.AutoCompositeTensorBijector):
 
     def _params(self):
         """(û, w, b, (1 + wᵀû, log(1 + wᵀû))) for all K steps: one op each over the K axis."""
-        u = tf.convert_to_tensor(self._u)
-        w = tf.convert_to_tensor(self._w)
-        u_hat, one_plus_wu_hat, log_one_plus_wu_hat = _planar_terms(u, w)
-        return u_hat, w, tf.convert_to_tensor(self._b), (one_plus_wu_hat, log_one_plus_wu_hat)
+        return _planar_params(self._u, self._w, self._b)
 
     def _forward_terms(self, x):
         """(f(x), the K pre-activations [..., K], fold terms), computed once per input."""
