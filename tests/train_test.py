@@ -18,7 +18,9 @@ import pytest
 import tensorflow as tf
 
 from tfp_nfvi import configs
+from tfp_nfvi import flows
 from tfp_nfvi import training
+from tfp_nfvi.training import job
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A few steps of a small flow on 256 (resume: 80) digits: seconds, yet every stage of the job
@@ -84,7 +86,9 @@ def test_command_writes_every_promised_file_and_is_quiet(tmp_path):
     checkpoints = out / training.CHECKPOINT_DIR
     assert (checkpoints / "checkpoint").exists()
     assert list(checkpoints.glob("ckpt-2.index"))
-    assert json.loads((checkpoints / "run_config.json").read_text())["flow"] == "planar*2"
+    run_config = json.loads((checkpoints / "run_config.json").read_text())
+    assert run_config["flow"] == "planar*2"
+    assert run_config["posterior_kwargs"] == {"context_to_output": True}  # Today's default.
     events = list((out / training.TENSORBOARD_DIR).rglob("events.out.tfevents.*"))
     assert {e.parent.name for e in events} == {"train", "validation"}
 
@@ -103,6 +107,27 @@ def test_resume_continues_exactly(tmp_path):
     assert resumed["test_elbo"] == full["test_elbo"]
     assert resumed["test_nll"] == full["test_nll"]
     _assert_same_state(tmp_path / "full", tmp_path / "split")
+
+
+def test_run_started_by_an_earlier_version_resumes(tmp_path, monkeypatch):
+    """A checkpoint of an earlier version's network (MADE without the context-to-output
+    connection; no posterior options recorded) resumes with that network, not today's."""
+    config = configs.TrainConfig(**dict(TINY, flow="iaf*1"), epochs=1, output_dir=str(tmp_path))
+    monkeypatch.setattr(job, "_posterior_kwargs", lambda *_: dict(flows.flow.LEGACY_OPTIONS))
+    training.train(config)
+    monkeypatch.undo()
+    path = tmp_path / training.CHECKPOINT_DIR / "run_config.json"
+    saved = json.loads(path.read_text())
+    assert saved.pop("posterior_kwargs") == {"context_to_output": False}
+    path.write_text(json.dumps(saved))  # As the earlier version wrote it.
+    resumed = training.train(dataclasses.replace(config, epochs=2, resume=True))
+    assert resumed["resumed_from_epoch"] == 1 and resumed["epochs_run"] == 2
+    assert np.isfinite(resumed["test_nll"])
+    # A run started today records its options and resumes with them.
+    fresh = dataclasses.replace(config, output_dir=str(tmp_path / "fresh"))
+    training.train(fresh)
+    assert training.train(dataclasses.replace(fresh, epochs=2, resume=True))[
+        "resumed_from_epoch"] == 1
 
 
 _KILLED_RUN = """

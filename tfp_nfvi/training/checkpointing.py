@@ -25,13 +25,29 @@ import os
 import keras
 import tensorflow as tf
 
-__all__ = ["CONFIG_FILE", "CheckpointError", "RunCheckpoint"]
+__all__ = ["CONFIG_FILE", "CheckpointError", "RunCheckpoint", "saved_config"]
 
 CONFIG_FILE = "run_config.json"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed: corrupt, truncated, or of another configuration."""
+
+
+def saved_config(directory):
+    """The settings recorded in `directory` (`run_config.json`), or None where there are none.
+
+    Raises:
+      CheckpointError: the file is truncated or corrupt (it is named).
+    """
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is truncated or corrupt ({error}).") from None
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -67,14 +83,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             json.dump(self.config, f, indent=2)
 
     def _check_config(self):
-        if not os.path.exists(self.config_path):
+        saved = saved_config(self.directory)
+        if saved is None:
             return  # Checkpoints from before settings were recorded: the restore checks shapes.
-        try:
-            with open(self.config_path) as f:
-                saved = json.load(f)
-        except (OSError, ValueError) as error:
-            raise CheckpointError(
-                f"{self.config_path} is truncated or corrupt ({error}).") from None
         differ = [k for k in self.fixed_keys if k in saved and saved[k] != self.config.get(k)]
         if differ:
             was = " ".join(f"--{k}={saved[k]}" for k in differ)

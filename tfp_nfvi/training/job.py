@@ -7,7 +7,9 @@ settings. The output directory receives:
   the model's seed-stream states, the epoch and the early-stopping state), the run's settings
   (`run_config.json`) and the best epoch's weights (`best-<epoch>.weights.h5`); `resume=True`
   restores the latest checkpoint and continues exactly where the run stopped, even after a
-  crash (`tfp_nfvi.training.checkpointing`).
+  crash (`tfp_nfvi.training.checkpointing`). `run_config.json` also records the posterior's
+  options whose defaults have changed between versions (`flows.flow.LEGACY_OPTIONS`), so a run
+  started by an earlier version resumes with the network its checkpoints hold.
 * `tensorboard/`: TensorBoard logs (`keras.callbacks.TensorBoard`: loss, elbo, reconstruction,
   kl per epoch under `train/` and `validation/`).
 * `results.json`: flow, test_elbo (mean ELBO on the test set, nats, negative), test_nll
@@ -35,6 +37,7 @@ import tensorflow as tf
 
 from tfp_nfvi import data
 from tfp_nfvi import distribute
+from tfp_nfvi import flows
 from tfp_nfvi import models
 from tfp_nfvi import serving
 from tfp_nfvi.training import best_weights
@@ -54,6 +57,20 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 _MONITOR = "val_elbo"
 _EVAL_BATCH = 100
+_POSTERIOR_KWARGS = "posterior_kwargs"  # The key of `run_config.json` that records them.
+
+
+def _posterior_kwargs(checkpoint_dir, resume):
+    """The posterior's options: today's defaults, or those of the run that `resume` continues.
+
+    A run recorded without them was started before they were recorded, by a version whose
+    defaults were `flows.flow.LEGACY_OPTIONS` (e.g. MADE networks without the context-to-output
+    connection): rebuilding that network is what lets its checkpoints restore.
+    """
+    saved = checkpointing.saved_config(checkpoint_dir) if resume else None
+    if saved is None:
+        return {}
+    return flows.flow.with_legacy_options(saved.get(_POSTERIOR_KWARGS))
 
 
 def _load_data(config):
@@ -113,7 +130,8 @@ def train(config, callbacks=()):
         vae = models.FlowVAE(latent_dim=config.latent_dim, flow=config.flow,
                              event_size=x_train.shape[-1], num_samples=config.num_samples,
                              warmup_steps=warmup_steps, seed=config.seed,
-                             precision=config.precision)
+                             precision=config.precision,
+                             posterior_kwargs=_posterior_kwargs(checkpoint_dir, config.resume))
         vae.build((None, x_train.shape[-1]))
         vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     jit_compile=config.jit_compile,
@@ -121,8 +139,10 @@ def train(config, callbacks=()):
         vae.optimizer.build(vae.trainable_variables)
 
     stopping = early_stopping.ResumableEarlyStopping(_MONITOR, config.patience)
+    run_config = dict(dataclasses.asdict(config),
+                      **{_POSTERIOR_KWARGS: vae.get_config()["posterior_kwargs"]})
     saver = checkpointing.RunCheckpoint(
-        checkpoint_dir, vae, dataclasses.asdict(config), config.RESUME_FIXED,
+        checkpoint_dir, vae, run_config, config.RESUME_FIXED,
         early_stopping=stopping.state)
     initial_epoch = saver.restore() if config.resume else 0
     if initial_epoch == 0:
