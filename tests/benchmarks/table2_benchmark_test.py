@@ -87,6 +87,40 @@ def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
         table2._check_run_dir(tmp_path / "row", dict(max_epochs=5))
 
 
+def test_retrain_zero_start_trains_old_planar_rows_again(tmp_path, monkeypatch, capsys):
+    args = ["--rows=diag,planar*2", f"--results={tmp_path}/table2.json",
+            f"--work_dir={tmp_path}/runs", "--iw_samples=20"]
+    counts = dict(train=400, valid=100, test=50)
+    protocol = table2._protocol(table2.parse_args(args), counts)
+    # Rows recorded before the identity start: no `planar_start`; the planar row's run folder.
+    old = [_record("diag", 95.0, 90.0, protocol), _record("planar*2", 94.0, 89.0, protocol)]
+    (tmp_path / "table2.json").write_text(json.dumps(old))
+    (tmp_path / "runs" / "planarx2").mkdir(parents=True)
+    (tmp_path / "runs" / "planarx2" / "ckpt").write_text("old run")
+    trained = []
+
+    def fake_row(flow, args, dataset, protocol, work_dir):  # Training, without TensorFlow.
+        table2._check_run_dir(work_dir / table2._slug(flow), protocol)
+        trained.append(flow)
+        return dict(_record(flow, 93.0, 88.0, protocol), planar_start="identity")
+
+    monkeypatch.setattr(table2, "_dataset", lambda args, work_dir: ("data", counts))
+    monkeypatch.setattr(table2, "run_row", fake_row)
+    table2.main(args)
+    assert trained == []  # Without the flag, old rows count as done.
+    table2.main(args + ["--retrain_zero_start"])
+    assert trained == ["planar*2"]  # diag has no planar steps: kept.
+    assert (tmp_path / "runs" / "planarx2.zero_start" / "ckpt").read_text() == "old run"
+    assert (tmp_path / "runs" / "planarx2" / table2._START_MARKER).exists()
+    records = json.loads((tmp_path / "table2.json").read_text())
+    assert [(r["flow"], r["test_nll"]) for r in records] == [("diag", 90.0), ("planar*2", 88.0)]
+    replaced = json.loads((tmp_path / "table2_replaced.json").read_text())
+    assert [(r["flow"], r["test_nll"]) for r in replaced] == [("planar*2", 89.0)]
+    assert "planar*2 94.00 / 89.00" in (tmp_path / "table2.md").read_text()
+    table2.main(args + ["--retrain_zero_start"])  # Now identity-start: done.
+    assert trained == ["planar*2"]
+
+
 @pytest.mark.slow  # About a minute on a quiet 2-core machine (XLA compiles per row).
 def test_end_to_end_on_a_slice_and_resume(tmp_path, capsys):
     args = ["--rows=diag,planar*2", "--max_epochs=2", "--train_digits=400",
