@@ -27,12 +27,11 @@ Output: `benchmarks/results/table2.json` (a list of records, one per finished ro
 table `table2.md` beside it with the papers' figures in columns beside ours, and the figure
 `table2.png` (-ELBO and NLL against the number of planar steps K, with the paper's points).
 
-Cost, measured on the 2-core CPU while other jobs loaded it about 3x (expect roughly a third
-on a quiet machine): training 59 steps/s for diag and 19 for planar*80 (batch 100, 500 steps
-per epoch: 8 s and 26 s per epoch); the NLL with S = 5,000 about 15-30 minutes per 10,000
-digits for either. So, if every row runs its 100 epochs, a row takes roughly 10-15 minutes
-(diag) to 25-30 minutes (planar*80) on a quiet machine and the table about 2-4 hours (the
-IAF and RealNVP rows were not timed); run it in the background.
+Cost on the 2-core CPU (batch 100, 500 steps per epoch, 100 epochs), from the records: on a
+quiet machine iaf*2, realnvp*4 and householder*10 train in 420-480 s (137-158 steps/s),
+nsf_coupling*4 in 770 s, sylvester_t*4 in 1,840 s (35 steps/s); the NLL with S = 5,000 over the
+10,000 test digits takes 300-780 s. The first rows (diag, planar*, radial) ran while other jobs
+loaded the machine 3-10x (850-3,650 s). The whole table is a few hours; run it in the background.
 
 Resumable: a row whose record (same protocol) is in the JSON is skipped; an interrupted row
 continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train`'s
