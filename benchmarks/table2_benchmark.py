@@ -144,8 +144,20 @@ def _protocol(args, counts):
                 num_valid_digits=counts["valid"], num_test_digits=counts["test"],
                 latent_dim=args.latent_dim, encoder_units=encoder, decoder_units=decoder,
                 batch_size=args.batch_size, learning_rate=args.learning_rate,
+                learning_rate_schedule=args.learning_rate_schedule,
                 warmup_epochs=args.warmup_epochs, max_epochs=args.max_epochs,
                 patience=args.patience, iw_samples=args.iw_samples, seed=args.seed)
+
+
+# Protocol keys added after rows were recorded, with the value those rows were trained with.
+_ADDED_PROTOCOL_KEYS = {"learning_rate_schedule": "constant"}
+
+
+def _same_protocol(recorded, protocol):
+    """Whether a recorded protocol is `protocol` (keys added later count at their old value)."""
+    if recorded is None:
+        return False
+    return {**_ADDED_PROTOCOL_KEYS, **recorded} == {**_ADDED_PROTOCOL_KEYS, **protocol}
 
 
 def _load_records(path):
@@ -193,9 +205,9 @@ def _check_run_dir(run_dir, protocol):
     if marker.exists():
         with open(marker) as f:
             previous = json.load(f)
-        if previous != protocol:
-            changed = sorted(k for k in set(previous) | set(protocol)
-                             if previous.get(k) != protocol.get(k))
+        if not _same_protocol(previous, protocol):
+            previous, now = ({**_ADDED_PROTOCOL_KEYS, **p} for p in (previous, protocol))
+            changed = sorted(k for k in set(previous) | set(now) if previous.get(k) != now.get(k))
             raise SystemExit(
                 f"{run_dir} holds an interrupted run with another protocol (differs in "
                 f"{changed}); delete it or pass another --work_dir.")
@@ -219,6 +231,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
     result = training.train(TrainConfig(
         flow=flow, latent_dim=args.latent_dim, epochs=args.max_epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
+        learning_rate_schedule=args.learning_rate_schedule,
         warmup_epochs=args.warmup_epochs, dataset=dataset, output_dir=str(run_dir),
         iw_samples=args.iw_samples, seed=args.seed, resume=True, patience=args.patience,
         iw_chunk_size=args.iw_chunk_size, verbose=args.verbose))
@@ -344,7 +357,8 @@ def write_markdown(records, path, protocol, replaced=()):
         f"{protocol['latent_dim']}. R&M used maxout MLPs (400 units), T&W 300-300 MLPs, vdB "
         "gated convolutional networks (stronger: their plain VAE's −ELBO, 86.55, is 3.4 nats "
         "below R&M's diagonal row).",
-        f"- Training: Adam (lr {protocol['learning_rate']}), batch {protocol['batch_size']}, "
+        f"- Training: Adam (lr {protocol['learning_rate']}"
+        f"{_schedule_words(protocol)}), batch {protocol['batch_size']}, "
         f"KL warm-up over {protocol['warmup_epochs']} epochs "
         f"({protocol['warmup_epochs'] * 50000 // protocol['batch_size']:,} steps), "
         f"early stopping on the validation ELBO (patience {protocol['patience']} "
@@ -361,6 +375,12 @@ def write_markdown(records, path, protocol, replaced=()):
         *_gap_section(records),
     ]
     path.write_text("\n".join(lines))
+
+
+def _schedule_words(protocol):
+    if protocol.get("learning_rate_schedule", "constant") == "cosine":
+        return f", cosine decay to 0 over the {protocol['max_epochs']} epochs"
+    return ", constant"
 
 
 def _gap_section(records, window=40):
@@ -504,6 +524,9 @@ def parse_args(argv=None):
     parser.add_argument("--latent_dim", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=100)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--learning_rate_schedule", default="constant",
+                        choices=("constant", "cosine"),
+                        help="constant, or cosine: decayed to 0 over --max_epochs.")
     parser.add_argument("--warmup_epochs", type=float, default=20,
                         help="KL warm-up length in epochs (20 epochs of 500 batches of 100: "
                         "T = 10,000 steps, the paper's).")
@@ -538,7 +561,7 @@ def main(argv=None):
     protocol = _protocol(args, counts)
     records = _backfill_curves(_load_records(results), work_dir)
     for flow in args.rows:
-        done = [r for r in records if r["flow"] == flow and r.get("protocol") == protocol]
+        done = [r for r in records if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
         retrain = args.retrain_zero_start and any(_zero_start(r) for r in done)
         if done and not retrain:
             print(f"{flow}: done (in {results}); skipped.", flush=True)

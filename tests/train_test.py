@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -128,6 +129,42 @@ def test_run_started_by_an_earlier_version_resumes(tmp_path, monkeypatch):
     training.train(fresh)
     assert training.train(dataclasses.replace(fresh, epochs=2, resume=True))[
         "resumed_from_epoch"] == 1
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Stops `fit` after `epochs` epochs, as an interruption would (the budget is unchanged)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+def test_cosine_schedule_spans_the_budget_and_resumes_exactly(tmp_path):
+    config = configs.TrainConfig(**TINY, epochs=3, learning_rate_schedule="cosine",
+                                 output_dir=str(tmp_path / "full"))
+    rate = job._learning_rate(config, 12)
+    np.testing.assert_allclose([float(rate(t)) for t in (0, 6, 12)], [1e-3, 5e-4, 0.0],
+                               atol=1e-9)
+    assert job._learning_rate(dataclasses.replace(config, learning_rate_schedule="constant"),
+                              12) == 1e-3
+    full = training.train(config)
+    # Interrupted after 2 of its 3 epochs, then resumed: the same curve, the same end state.
+    split = dataclasses.replace(config, output_dir=str(tmp_path / "split"))
+    training.train(split, callbacks=[_StopAfter(2)])
+    resumed = training.train(dataclasses.replace(split, resume=True))
+    assert resumed["resumed_from_epoch"] == 2
+    np.testing.assert_array_equal(resumed["history"]["loss"], full["history"]["loss"][-1:])
+    _assert_same_state(tmp_path / "full", tmp_path / "split")
+    # The schedule spans --epochs: resuming with another budget would bend it, so it is refused.
+    with pytest.raises(training.CheckpointError, match="--epochs=3.*--epochs=5"):
+        training.train(dataclasses.replace(split, epochs=5, resume=True))
+    with pytest.raises(training.CheckpointError, match="--learning_rate_schedule=cosine"):
+        training.train(dataclasses.replace(split, learning_rate_schedule="constant",
+                                           resume=True))
 
 
 _KILLED_RUN = """

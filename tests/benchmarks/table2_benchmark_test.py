@@ -87,6 +87,20 @@ def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
         table2._check_run_dir(tmp_path / "row", dict(max_epochs=5))
 
 
+def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_path):
+    constant = table2._protocol(table2.parse_args([]), dict(train=1, valid=1, test=1))
+    cosine = table2._protocol(table2.parse_args(["--learning_rate_schedule=cosine"]),
+                              dict(train=1, valid=1, test=1))
+    earlier = {k: v for k, v in constant.items() if k != "learning_rate_schedule"}
+    assert table2._same_protocol(earlier, constant)
+    assert not table2._same_protocol(earlier, cosine)
+    assert not table2._same_protocol(None, constant)
+    table2._check_run_dir(tmp_path / "row", earlier)
+    table2._check_run_dir(tmp_path / "row", constant)  # An earlier run folder resumes.
+    with pytest.raises(SystemExit, match=r"differs in \['learning_rate_schedule'\]"):
+        table2._check_run_dir(tmp_path / "row", cosine)
+
+
 def test_retrain_zero_start_trains_old_planar_rows_again(tmp_path, monkeypatch, capsys):
     args = ["--rows=diag,planar*2", f"--results={tmp_path}/table2.json",
             f"--work_dir={tmp_path}/runs", "--iw_samples=20"]

@@ -20,7 +20,8 @@ def test_defaults_are_the_quickstart():
 def test_numeric_settings_are_validated():
     for name, bad in (("learning_rate", -1.0), ("latent_dim", 0), ("epochs", 2.5),
                       ("warmup_epochs", float("inf")), ("patience", -1), ("seed", -3),
-                      ("max_train_examples", 0), ("verbose", 3), ("binarization", "soft")):
+                      ("max_train_examples", 0), ("verbose", 3), ("binarization", "soft"),
+                      ("learning_rate_schedule", "linear")):
         with pytest.raises(ValueError, match=f"`{name}`"):
             configs.TrainConfig(**{name: bad})
 
@@ -30,6 +31,10 @@ def test_resume_fixed_settings_are_fields():
     assert set(configs.TrainConfig.RESUME_FIXED) <= names
     assert {"flow", "latent_dim"} <= set(configs.TrainConfig.RESUME_FIXED)
     assert "epochs" not in configs.TrainConfig.RESUME_FIXED  # Resume continues to more epochs.
+    assert configs.TrainConfig().resume_fixed == configs.TrainConfig.RESUME_FIXED
+    # ... except when the learning rate's schedule spans the epoch budget.
+    cosine = configs.TrainConfig(learning_rate_schedule="cosine")
+    assert cosine.resume_fixed == configs.TrainConfig.RESUME_FIXED + ("epochs",)
 
 
 def test_configs_import_no_tensorflow_in_a_command_process():

@@ -36,6 +36,11 @@ class TrainConfig:
     batch_size: int = fields.option(128, "Training batch size.", fields.check_positive_int)
     learning_rate: float = fields.option(
         1e-3, "Adam learning rate.", fields.check_positive_float)
+    learning_rate_schedule: str = fields.option(
+        "constant", "constant: --learning_rate throughout; cosine: from --learning_rate down "
+        "to 0 over the --epochs budget (lr_t = lr (1 + cos(pi t / T)) / 2, T = epochs x steps "
+        "per epoch), which removes the parameter noise of the last epochs.",
+        choices=("constant", "cosine"))
     warmup_epochs: float = fields.option(
         15.0, "KL warm-up length in epochs: beta_t = min(1, 0.01 + t/T), T = warmup_epochs x "
         "steps per epoch optimizer steps; 0: no warm-up.", fields.check_non_negative_float)
@@ -86,8 +91,14 @@ class TrainConfig:
     # Settings that decide the model or its training trajectory: `--resume` refuses a run whose
     # checkpoint was written with other values (the others may change between sessions).
     RESUME_FIXED: ClassVar[tuple] = (
-        "flow", "latent_dim", "batch_size", "learning_rate", "warmup_epochs", "dataset",
-        "binarization", "seed", "num_samples", "max_train_examples", "precision")
+        "flow", "latent_dim", "batch_size", "learning_rate", "learning_rate_schedule",
+        "warmup_epochs", "dataset", "binarization", "seed", "num_samples", "max_train_examples",
+        "precision")
+
+    @property
+    def resume_fixed(self):
+        """`RESUME_FIXED`, and `epochs` when the learning rate's schedule spans the budget."""
+        return self.RESUME_FIXED + (("epochs",) if self.learning_rate_schedule == "cosine" else ())
 
     def __post_init__(self):
         fields.validate(self)

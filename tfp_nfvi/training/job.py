@@ -21,7 +21,8 @@ settings. The output directory receives:
   tfp_nfvi or TFP (`tfp_nfvi.serving.export_saved_model`).
 
 Training stops early when the validation ELBO has not improved for `patience` epochs, and the
-best epoch's weights are evaluated and exported. The KL warm-up lasts `warmup_epochs` epochs of
+best epoch's weights are evaluated and exported. `learning_rate_schedule="cosine"` decays the
+learning rate to 0 over the `epochs` budget. The KL warm-up lasts `warmup_epochs` epochs of
 optimizer steps, whatever `epochs` is, so continuing a run to more epochs keeps its schedule.
 """
 
@@ -71,6 +72,17 @@ def _posterior_kwargs(checkpoint_dir, resume):
     if saved is None:
         return {}
     return flows.flow.with_legacy_options(saved.get(_POSTERIOR_KWARGS))
+
+
+def _learning_rate(config, total_steps):
+    """Adam's learning rate: a float, or Keras's `CosineDecay` over `total_steps` steps.
+
+    The schedule is a function of the optimizer's step counter, which the checkpoints hold, so
+    a resumed run continues on the same curve (its `epochs` must not change: `resume_fixed`).
+    """
+    if config.learning_rate_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps)
+    return config.learning_rate
 
 
 def _load_data(config):
@@ -133,7 +145,8 @@ def train(config, callbacks=()):
                              precision=config.precision,
                              posterior_kwargs=_posterior_kwargs(checkpoint_dir, config.resume))
         vae.build((None, x_train.shape[-1]))
-        vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+        vae.compile(optimizer=keras.optimizers.Adam(
+                        _learning_rate(config, config.epochs * steps_per_epoch)),
                     jit_compile=config.jit_compile,
                     steps_per_execution=steps_per_execution)
         vae.optimizer.build(vae.trainable_variables)
@@ -142,7 +155,7 @@ def train(config, callbacks=()):
     run_config = dict(dataclasses.asdict(config),
                       **{_POSTERIOR_KWARGS: vae.get_config()["posterior_kwargs"]})
     saver = checkpointing.RunCheckpoint(
-        checkpoint_dir, vae, run_config, config.RESUME_FIXED,
+        checkpoint_dir, vae, run_config, config.resume_fixed,
         early_stopping=stopping.state)
     initial_epoch = saver.restore() if config.resume else 0
     if initial_epoch == 0:
