@@ -308,10 +308,12 @@ def _fmt(value, digits=2):
     return f"{value:.{digits}f}"
 
 
-def write_markdown(records, path, protocol, replaced=()):
+def write_markdown(records, path, protocol, replaced=(), baseline=()):
     """The table with the papers' figures beside ours, and the protocol differences.
 
     `replaced`: earlier records of rows trained again (`--retrain_zero_start`), for the notes.
+    `baseline`: records of the same rows under another protocol (`--baseline`), compared row
+    by row in a section of their own.
     """
     papers = list(PAPERS)
     lines = [
@@ -372,9 +374,36 @@ def write_markdown(records, path, protocol, replaced=()):
         "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
         *_planar_start_note(records, replaced),
         "",
+        *_baseline_section(records, baseline, protocol),
         *_gap_section(records),
     ]
     path.write_text("\n".join(lines))
+
+
+def _baseline_section(records, baseline, protocol):
+    """Each row beside the same row of `baseline`, and the settings in which they differ."""
+    pairs = [(r, b) for r in records for b in baseline if b["flow"] == r["flow"]]
+    if not pairs:
+        return []
+    other = pairs[0][1]["protocol"]
+    other = {**_ADDED_PROTOCOL_KEYS, **other}
+    differ = ", ".join(f"{k} {other.get(k)} → {protocol.get(k)}" for k in sorted(protocol)
+                       if other.get(k) != protocol.get(k)) or "nothing"
+    lines = [
+        "## Against the baseline protocol",
+        "",
+        f"The same rows trained under the baseline protocol (it differs in: {differ}); "
+        "Δ = this table − baseline, nats (negative: this protocol is better).",
+        "",
+        "| posterior | −ELBO | baseline | Δ | NLL | baseline | Δ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r, b in pairs:
+        lines.append(
+            f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(b['test_neg_elbo'])} | "
+            f"{r['test_neg_elbo'] - b['test_neg_elbo']:+.2f} | {_fmt(r['test_nll'])} | "
+            f"{_fmt(b['test_nll'])} | {r['test_nll'] - b['test_nll']:+.2f} |")
+    return lines + [""]
 
 
 def _schedule_words(protocol):
@@ -487,10 +516,10 @@ def _replaced_path(results):
     return results.with_name(results.stem + "_replaced.json")
 
 
-def _write_outputs(records, results, protocol):
+def _write_outputs(records, results, protocol, baseline=()):
     _write_json(records, results)
     write_markdown(records, results.with_suffix(".md"), protocol,
-                   _load_records(_replaced_path(results)))
+                   _load_records(_replaced_path(results)), baseline)
     write_figure(records, results.with_suffix(".png"))
     write_curves_figure(records, results.with_name(results.stem + "_curves.png"))
 
@@ -536,6 +565,9 @@ def parse_args(argv=None):
     parser.add_argument("--work_dir", default=str(WORK_DIR),
                         help="Checkpoints and run outputs, one folder per row.")
     parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity.")
+    parser.add_argument("--baseline", default=None,
+                        help="Another results JSON (e.g. the constant-rate table2.json): its "
+                        "rows are compared with ours in the Markdown table.")
     parser.add_argument("--retrain_zero_start", action="store_true",
                         help="Train again the planar rows recorded before planar steps started "
                         "at the identity (their old records go to table2_replaced.json).")
@@ -560,6 +592,7 @@ def main(argv=None):
     dataset, counts = _dataset(args, work_dir)
     protocol = _protocol(args, counts)
     records = _backfill_curves(_load_records(results), work_dir)
+    baseline = _load_records(pathlib.Path(args.baseline)) if args.baseline else []
     for flow in args.rows:
         done = [r for r in records if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
         retrain = args.retrain_zero_start and any(_zero_start(r) for r in done)
@@ -576,11 +609,11 @@ def main(argv=None):
         records = [r for r in records if r["flow"] != flow] + [record]
         order = {f: i for i, f in reversed(list(enumerate(ROWS + tuple(args.rows))))}
         records.sort(key=lambda r: order.get(r["flow"], len(order)))  # The table's order.
-        _write_outputs(records, results, protocol)
+        _write_outputs(records, results, protocol, baseline)
         print(json.dumps({k: record[k] for k in ("flow", "test_neg_elbo", "test_nll",
                                                  "epochs", "train_seconds", "eval_seconds")}),
               flush=True)
-    _write_outputs(records, results, protocol)
+    _write_outputs(records, results, protocol, baseline)
     print(f"\nTable 2 ({counts['test']:,} test digits, S = {args.iw_samples:,}); "
           f"{results}, {results.with_suffix('.md').name}, {results.with_suffix('.png').name}")
     print(_table(records))

@@ -46,6 +46,23 @@ def test_markdown_puts_the_papers_beside_our_rows(tmp_path):
     assert (tmp_path / "t.png").stat().st_size > 10_000
 
 
+def test_markdown_compares_rows_with_a_baseline_protocol(tmp_path):
+    counts = dict(train=50000, valid=10000, test=10000)
+    cosine = table2._protocol(table2.parse_args(["--learning_rate_schedule=cosine"]), counts)
+    constant = {k: v for k, v in table2._protocol(table2.parse_args([]), counts).items()
+                if k != "learning_rate_schedule"}  # As rows recorded before the setting.
+    records = [_record("diag", 95.5, 89.0, cosine), _record("planar*10", 94.0, 88.5, cosine)]
+    baseline = [_record("diag", 97.0, 90.0, constant), _record("iaf*2", 96.0, 89.0, constant)]
+    table2.write_markdown(records, tmp_path / "t.md", cosine, baseline=baseline)
+    text = (tmp_path / "t.md").read_text()
+    assert "it differs in: learning_rate_schedule constant → cosine)" in text
+    assert "| diag | 95.50 | 97.00 | -1.50 | 89.00 | 90.00 | -1.00 |" in text
+    assert "| planar*10 | 94.00 |" not in text.split("## Against the baseline protocol")[1]
+    assert "cosine decay to 0 over the 100 epochs" in text
+    table2.write_markdown(records, tmp_path / "u.md", cosine)  # No baseline: no section.
+    assert "## Against" not in (tmp_path / "u.md").read_text()
+
+
 def test_learning_curves_come_from_the_tensorboard_logs_of_every_session(tmp_path):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
