@@ -506,7 +506,8 @@ def write_curves_figure(records, path):
     ax.set_ylabel("−ELBO, nats (solid: validation, dashed: training)")
     ax.set_title("Binarized MNIST: learning curves per row")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    if ax.get_legend_handles_labels()[0]:  # Records without curves draw none.
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
