@@ -74,14 +74,11 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         **kwargs,
     ):
         super().__init__(
-            validation.check_positive_int(latent_dim, "latent_dim"), flow=flow, hidden_units=hidden_units, activation=activation,
-            log_scale_clip=log_scale_clip, context_to_output=context_to_output,
-            min_scale=min_scale,
+            validation.check_positive_int(latent_dim, "latent_dim"), flow=flow,
+            hidden_units=hidden_units, activation=activation, log_scale_clip=log_scale_clip,
+            context_to_output=context_to_output, min_scale=min_scale,
             head_init_scale=head_init_scale, validate_args=validate_args, seed=seed, **kwargs)
         self.latent_dim = self.event_size
-
-    def build(self, input_shape):
-        super().build(input_shape)
 
     def call(self, h):
         if h is None:
