@@ -340,7 +340,9 @@ class FlowVAE(keras.Model):
         x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
         q = self.posterior_distribution(x, training=training)
         z, log_q = self.sample_posterior(q, [num_samples], seed)
-        log_px = self.likelihood_distribution(z, training=training).log_prob(x)
+        # The likelihood's closed form, as the importance-sampled estimate uses (`likelihoods`).
+        log_px = likelihoods.likelihood_log_prob(
+            self.likelihood_name, self.decode_logits(z, training=training), x)
         log_pz = self.prior_distribution(z.dtype).log_prob(z)
         return log_px, log_pz, log_q
 
