@@ -403,6 +403,12 @@ def _baseline_section(records, baseline, protocol):
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(b['test_neg_elbo'])} | "
             f"{r['test_neg_elbo'] - b['test_neg_elbo']:+.2f} | {_fmt(r['test_nll'])} | "
             f"{_fmt(b['test_nll'])} | {r['test_nll'] - b['test_nll']:+.2f} |")
+    ours = {r["flow"] for r in records}
+    missing = [b for b in baseline if b["flow"] not in ours]
+    if missing:
+        lines += ["", "Not yet trained under this protocol (baseline −ELBO / NLL): " + ", ".join(
+            f"{b['flow']} {_fmt(b['test_neg_elbo'])} / {_fmt(b['test_nll'])}"
+            for b in missing) + "."]
     return lines + [""]
 
 

@@ -59,6 +59,7 @@ def test_markdown_compares_rows_with_a_baseline_protocol(tmp_path):
     assert "| diag | 95.50 | 97.00 | -1.50 | 89.00 | 90.00 | -1.00 |" in text
     assert "| planar*10 | 94.00 |" not in text.split("## Against the baseline protocol")[1]
     assert "cosine decay to 0 over the 100 epochs" in text
+    assert "Not yet trained under this protocol (baseline −ELBO / NLL): iaf*2 96.00 / 89.00." in text
     table2.write_markdown(records, tmp_path / "u.md", cosine)  # No baseline: no section.
     assert "## Against" not in (tmp_path / "u.md").read_text()
 
