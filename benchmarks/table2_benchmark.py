@@ -13,10 +13,14 @@ Protocol (one `FlowVAE` per row, trained by `tfp_nfvi.training.train`):
   default read from ../shared/data/binarized_mnist.npz when it is there).
 * Model: latent size 40; FlowVAE's default MLPs (encoder 784-512-256, decoder 40-256-512-784,
   ReLU), Bernoulli likelihood, amortized flow parameters from the encoder's 256 features.
-* Training: Adam, learning rate 1e-3, batch 100; KL warm-up beta_t = min(1, 0.01 + t / T) with
-  T = 10,000 steps (20 epochs), as in Rezende & Mohamed; early stopping on the validation
-  ELBO (patience 20 epochs, best weights restored) within a budget of at most 100 epochs
-  (50,000 steps, a tenth of Rezende & Mohamed's 500,000 updates). Seed 0.
+* Training: Adam, learning rate 1e-3 decayed to 0 over the budget by a cosine
+  (`--learning_rate_schedule=cosine`), batch 100; KL warm-up beta_t = min(1, 0.01 + t / T)
+  with T = 10,000 steps (20 epochs), as in Rezende & Mohamed; early stopping on the
+  validation ELBO (patience 20 epochs, best weights restored) within a budget of at most 100
+  epochs (50,000 steps, a tenth of Rezende & Mohamed's 500,000 updates). Seed 0. The first
+  table kept the rate constant (`--learning_rate_schedule=constant`); its rows are
+  `table2_constant_lr.json`, and the Markdown table compares each row with them
+  (`--baseline`): the decay gained 2.4 nats of test -ELBO on the diagonal row.
 * Evaluation on all 10,000 test digits: -ELBO, the mean of a single-sample ELBO per digit;
   NLL = -log p(x) by importance sampling with S = 5,000 samples from the flow posterior per
   digit (`FlowVAE.log_likelihood`, in chunks), as van den Berg et al. (2018).
@@ -372,7 +376,7 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
         "- † The row was resumed from a checkpoint: its train s and steps/s count only the "
         "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
-        *_planar_start_note(records, replaced),
+        *_planar_start_note(records, replaced, path.stem + "_replaced.json"),
         "",
         *_baseline_section(records, baseline, protocol),
         *_gap_section(records),
@@ -449,7 +453,7 @@ def _gap_section(records, window=40):
     ]
 
 
-def _planar_start_note(records, replaced=()):
+def _planar_start_note(records, replaced=(), replaced_name="table2_replaced.json"):
     """Names the planar rows trained before planar steps started at the identity."""
     lines = []
     if replaced:
@@ -458,7 +462,7 @@ def _planar_start_note(records, replaced=()):
             "at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 per step), gave "
             "−ELBO / NLL " + ", ".join(
                 f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])}"
-                for r in replaced) + " (`table2_replaced.json`).")
+                for r in replaced) + f" (`{replaced_name}`).")
     old = [r["flow"] for r in records if _zero_start(r)]
     if not old:
         return lines
@@ -560,9 +564,9 @@ def parse_args(argv=None):
     parser.add_argument("--latent_dim", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=100)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--learning_rate_schedule", default="constant",
+    parser.add_argument("--learning_rate_schedule", default="cosine",
                         choices=("constant", "cosine"),
-                        help="constant, or cosine: decayed to 0 over --max_epochs.")
+                        help="cosine: decayed to 0 over --max_epochs; or constant.")
     parser.add_argument("--warmup_epochs", type=float, default=20,
                         help="KL warm-up length in epochs (20 epochs of 500 batches of 100: "
                         "T = 10,000 steps, the paper's).")
@@ -573,8 +577,9 @@ def parse_args(argv=None):
                         help="Checkpoints and run outputs, one folder per row.")
     parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity.")
     parser.add_argument("--baseline", default=None,
-                        help="Another results JSON (e.g. the constant-rate table2.json): its "
-                        "rows are compared with ours in the Markdown table.")
+                        help="Another results JSON whose rows are compared with ours in the "
+                        "Markdown table (default: <results>_constant_lr.json beside --results, "
+                        "the constant-rate table, when it exists).")
     parser.add_argument("--retrain_zero_start", action="store_true",
                         help="Train again the planar rows recorded before planar steps started "
                         "at the identity (their old records go to table2_replaced.json).")
@@ -599,7 +604,8 @@ def main(argv=None):
     dataset, counts = _dataset(args, work_dir)
     protocol = _protocol(args, counts)
     records = _backfill_curves(_load_records(results), work_dir)
-    baseline = _load_records(pathlib.Path(args.baseline)) if args.baseline else []
+    baseline = _load_records(pathlib.Path(args.baseline) if args.baseline else
+                             results.with_name(results.stem + "_constant_lr.json"))
     for flow in args.rows:
         done = [r for r in records if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
         retrain = args.retrain_zero_start and any(_zero_start(r) for r in done)

@@ -49,7 +49,8 @@ def test_markdown_puts_the_papers_beside_our_rows(tmp_path):
 def test_markdown_compares_rows_with_a_baseline_protocol(tmp_path):
     counts = dict(train=50000, valid=10000, test=10000)
     cosine = table2._protocol(table2.parse_args(["--learning_rate_schedule=cosine"]), counts)
-    constant = {k: v for k, v in table2._protocol(table2.parse_args([]), counts).items()
+    constant = {k: v for k, v in table2._protocol(
+        table2.parse_args(["--learning_rate_schedule=constant"]), counts).items()
                 if k != "learning_rate_schedule"}  # As rows recorded before the setting.
     records = [_record("diag", 95.5, 89.0, cosine), _record("planar*10", 94.0, 88.5, cosine)]
     baseline = [_record("diag", 97.0, 90.0, constant), _record("iaf*2", 96.0, 89.0, constant)]
@@ -106,9 +107,9 @@ def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
 
 
 def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_path):
-    constant = table2._protocol(table2.parse_args([]), dict(train=1, valid=1, test=1))
-    cosine = table2._protocol(table2.parse_args(["--learning_rate_schedule=cosine"]),
-                              dict(train=1, valid=1, test=1))
+    constant = table2._protocol(table2.parse_args(["--learning_rate_schedule=constant"]),
+                                dict(train=1, valid=1, test=1))
+    cosine = table2._protocol(table2.parse_args([]), dict(train=1, valid=1, test=1))
     earlier = {k: v for k, v in constant.items() if k != "learning_rate_schedule"}
     assert table2._same_protocol(earlier, constant)
     assert not table2._same_protocol(earlier, cosine)
@@ -151,6 +152,22 @@ def test_retrain_zero_start_trains_old_planar_rows_again(tmp_path, monkeypatch, 
     assert "planar*2 94.00 / 89.00" in (tmp_path / "table2.md").read_text()
     table2.main(args + ["--retrain_zero_start"])  # Now identity-start: done.
     assert trained == ["planar*2"]
+
+
+def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_path,
+                                                                           monkeypatch):
+    args = ["--rows=diag", f"--results={tmp_path}/table2.json", f"--work_dir={tmp_path}/runs"]
+    counts = dict(train=400, valid=100, test=50)
+    constant = table2._protocol(table2.parse_args(args + ["--learning_rate_schedule=constant"]),
+                                counts)
+    (tmp_path / "table2_constant_lr.json").write_text(json.dumps(
+        [_record("diag", 97.0, 90.0, constant)]))
+    monkeypatch.setattr(table2, "_dataset", lambda args, work_dir: ("data", counts))
+    monkeypatch.setattr(table2, "run_row", lambda flow, args, dataset, protocol, work_dir: dict(
+        _record(flow, 95.0, 89.0, protocol), planar_start="identity"))
+    table2.main(args)
+    assert "| diag | 95.00 | 97.00 | -2.00 | 89.00 | 90.00 | -1.00 |" in (
+        tmp_path / "table2.md").read_text()
 
 
 @pytest.mark.slow  # About a minute on a quiet 2-core machine (XLA compiles per row).
