@@ -50,6 +50,7 @@ class AmortizedFlowPosterior(flow_lib.Flow):
       activation: their hidden activation.
       log_scale_clip: soft bound on their per-step log-scale.
       context_to_output: `MADE` networks also feed `h` to their outputs (see `Flow`).
+      center_planar: planar offsets relative to the base mean μ(h) (see `Flow`).
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization.
       validate_args: passed to the bijectors.
@@ -67,6 +68,7 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         activation="relu",
         log_scale_clip=3.0,
         context_to_output=True,
+        center_planar=True,
         min_scale=1e-4,
         head_init_scale=1e-2,
         validate_args=False,
@@ -76,7 +78,8 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         super().__init__(
             validation.check_positive_int(latent_dim, "latent_dim"), flow=flow,
             hidden_units=hidden_units, activation=activation, log_scale_clip=log_scale_clip,
-            context_to_output=context_to_output, min_scale=min_scale,
+            context_to_output=context_to_output, center_planar=center_planar,
+            min_scale=min_scale,
             head_init_scale=head_init_scale, validate_args=validate_args, seed=seed, **kwargs)
         self.latent_dim = self.event_size
 

@@ -59,7 +59,7 @@ _STEP_OPTIONS = {
 }
 # Options whose default changed since v0.1, with the value a config saved without them means
 # (`Flow.from_config`, and the models that keep a flow's arguments in their own config).
-LEGACY_OPTIONS = {"context_to_output": False}
+LEGACY_OPTIONS = {"context_to_output": False, "center_planar": False}
 
 
 def with_legacy_options(kwargs):
@@ -106,6 +106,9 @@ class Flow(keras.layers.Layer):
         on it (see `networks`). False is v0.1's network, in which the first coordinate's
         transform ignores the context (for D = 1: the whole step); a saved config without
         the key loads as False.
+      center_planar: with a context, planar steps take their offset relative to the base
+        mean, b = b̃ − wᵀμ(c) (see `planar`); a saved config without the key loads as False
+        (the earlier, uncentered head).
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization (context).
       init_scale: stddev of the random initialization of global step parameters.
@@ -128,6 +131,7 @@ class Flow(keras.layers.Layer):
         activation="relu",
         log_scale_clip=3.0,
         context_to_output=True,
+        center_planar=True,
         min_scale=1e-4,
         head_init_scale=1e-2,
         init_scale=0.1,
@@ -146,6 +150,7 @@ class Flow(keras.layers.Layer):
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
         self.context_to_output = bool(context_to_output)
+        self.center_planar = bool(center_planar)
         self.min_scale = float(min_scale)
         self.head_init_scale = float(head_init_scale)
         self.init_scale = float(init_scale)
@@ -336,16 +341,31 @@ class Flow(keras.layers.Layer):
 
     def bijector(self, context=None):
         """The flow `f_K ∘ ... ∘ f_1` at `context` as one `tfb.Chain`."""
-        return self._chain(self._check_context(context))
+        context = self._check_context(context)
+        return self._chain(context, self._base(context))
 
-    def _chain(self, context):
-        """`bijector` for an already checked context.
+    def _centering_loc(self, context, base):
+        """μ(c) `[B, 1, D]` that the steps' parameters are relative to, or None."""
+        if context is None or not self.center_planar or not self.trainable_base:
+            return None
+        return base.loc[..., tf.newaxis, :]
+
+    def _chain(self, context, base):
+        """`bijector` for an already checked context and the base distribution at it.
 
         A run of consecutive steps of one name whose kind has a `stacked_bijector_class`
         (planar: `PlanarStack`) becomes one bijector with stacked parameters (for a context,
         one slice of the flow head); it equals the chain of the steps' bijectors.
         """
         blocks = [None] * len(self.steps) if context is None else self._head_blocks(context)
+        loc = self._centering_loc(context, base)
+        if loc is not None:  # Once per block: its steps are all of one name (one kind).
+            centered = {}
+            for k, entry in enumerate(blocks):
+                if entry is not None:
+                    block = centered.setdefault(
+                        id(entry[0]), self.steps[k].center_params(entry[0], loc))
+                    blocks[k] = (block, entry[1])
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
         bijectors, seen, k = [], False, 0
         while k < len(self.steps):
@@ -369,7 +389,8 @@ class Flow(keras.layers.Layer):
 
     def call(self, context=None):
         context = self._check_context(context)
-        return tfd.TransformedDistribution(self._base(context), self._chain(context))
+        base = self._base(context)
+        return tfd.TransformedDistribution(base, self._chain(context, base))
 
     def compute_output_spec(self, context=None):
         raise NotImplementedError(
@@ -386,6 +407,7 @@ class Flow(keras.layers.Layer):
             activation=self.activation,
             log_scale_clip=self.log_scale_clip,
             context_to_output=self.context_to_output,
+            center_planar=self.center_planar,
             min_scale=self.min_scale,
             head_init_scale=self.head_init_scale,
             init_scale=self.init_scale,

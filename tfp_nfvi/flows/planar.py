@@ -14,9 +14,20 @@ exactly the identity, with ‖w‖ = a ≈ 0.74 far from the clamp of ‖w‖ ne
 derivative of f in θ finite and non-zero in u (∂û/∂u ≠ 0), so training moves it. e is drawn
 per step from the step's seed (±1 for D = 1). Consecutive planar steps of a flow run as one
 `bijectors.PlanarStack`.
+
+**Centering** (`Flow(center_planar=True)`, the default for a context): the head's raw offset
+b̃ is taken relative to the base mean μ(c), b = b̃ − wᵀμ(c), so the step is
+`z + û h(wᵀ(z − μ) + b̃)` and its hyperplane passes near the posterior's mass whatever μ is.
+Without it a linear head cannot follow: w and μ are both linear in the context, so the b
+that centers the hyperplane, −wᵀμ, is quadratic in it. Trained uncentered on binarized MNIST
+(latent 40, planar*10), the steps ended with |b| ≈ 9-19 against |wᵀz| ≈ 2: tanh saturated,
+log-det ≈ 1e-5, each step a per-example shift, and the flow no better than the diagonal
+Gaussian. The map of each example is still a planar step (b is any real); at the identity
+start û = 0, so centering changes nothing there.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from tfp_nfvi import bijectors
 from tfp_nfvi.flows import step
@@ -37,6 +48,13 @@ class PlanarStep(step.ParameterizedStep):
     def bijector_args(self, params):
         d = self.event_size
         return params[..., :d], params[..., d : 2 * d], params[..., 2 * d]
+
+    def center_params(self, params, loc):
+        """`[u, w, b̃] ↦ [u, w, b̃ − wᵀμ]` (see the module docstring)."""
+        d = self.event_size
+        w = params[..., d : 2 * d]
+        b = params[..., 2 * d :] - tf.reduce_sum(w * loc, axis=-1, keepdims=True)
+        return tf.concat([params[..., : 2 * d], b], axis=-1)
 
     def identity_params(self):
         """`[u, w, b] = [a e, a e, 0]` with a² = log(e − 1): û = 0 (see the module docstring)."""

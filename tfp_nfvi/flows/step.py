@@ -115,6 +115,15 @@ class ParameterizedStep(FlowStep):
         """
         return None
 
+    def center_params(self, params, loc):
+        """`θ` re-expressed relative to the base mean `loc` (identity unless overridden).
+
+        For a context flow (`Flow(center_planar=True)`): `params` `[..., P]` or stacked
+        `[..., K, P]`, `loc` broadcastable to the step's `[..., D]` slices.
+        """
+        del loc
+        return params
+
     def build(self, context_shape=None):
         if context_shape is None:
             stddev = self.global_init_stddev()

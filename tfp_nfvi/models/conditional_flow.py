@@ -366,7 +366,8 @@ class ConditionalFlow(keras.Model):
             conditioner_units=list(self.conditioner_units),
             activation=self.activation,
             # With the options whose defaults changed since v0.1 (`flows.flow.LEGACY_OPTIONS`).
-            flow_kwargs={**self.flow_kwargs, "context_to_output": self.flow.context_to_output},
+            flow_kwargs={**self.flow_kwargs, **{
+                key: getattr(self.flow, key) for key in flows.flow.LEGACY_OPTIONS}},
             x_noise=self.x_noise,
             y_noise=self.y_noise,
             seed=self.seed,
