@@ -42,9 +42,10 @@ continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train
 `resume`). A row's `train_seconds` counts only the training done by the call that finished
 it (`resumed_from_epoch` says where it started).
 
-Rows trained before planar steps started at the identity (records without `planar_start`)
-count as done; `--retrain_zero_start` trains them again from the identity start (the old run
-folder is kept as `<row>.zero_start`, the old record moves to `table2_replaced.json`).
+Planar rows of an earlier planar model (records without today's `PLANAR_MODEL`: started at
+zero head output, or with uncentered offsets) count as done; `--retrain_old_planar` trains
+them again (the old run folder is kept as `<row>.old_planar`, the old record moves to
+`<results>_replaced.json`).
 
 Rows: `ROWS` below; a new posterior (e.g. `sylvester_o*16`, `householder*10`, `nsf*4`) is one
 more entry there and, when a paper reports it, one entry in `PAPERS`.
@@ -182,25 +183,44 @@ def _write_json(records, path):
     os.replace(temporary, path)
 
 
-# Written into a row's run folder when it starts: the folder's checkpoints started planar steps
-# at the identity (folders without it hold runs from before).
-_START_MARKER = "planar_start.json"
+# Today's planar steps: identity start (`identity_params`) and offsets relative to the base
+# mean (`Flow(center_planar=True)`). Written into a row's run folder when it starts and copied
+# into its record; planar rows recorded with less were trained by an earlier model.
+PLANAR_MODEL = {"planar_start": "identity", "planar_offset": "centered"}
+# What a record without each key was trained with, for the table's notes.
+_EARLIER_PLANAR = {
+    "planar_start": "started planar steps at zero head output (wᵀû = m(0) = −0.31, a "
+                    "contraction by 0.69 per step)",
+    "planar_offset": "took planar offsets b from the head directly instead of relative to the "
+                     "base mean (the steps saturate into per-example shifts)",
+}
+_MODEL_MARKER = "planar_start.json"  # The name earlier run folders have.
 
 
-def _zero_start(record):
-    """Whether a record's planar steps started at zero head output (before the identity start)."""
-    return "planar" in record["flow"] and "planar_start" not in record
+def _old_planar(record):
+    """Whether a record's planar steps are an earlier model's (see `PLANAR_MODEL`)."""
+    return "planar" in record["flow"] and any(
+        record.get(k) != v for k, v in PLANAR_MODEL.items())
 
 
-def _set_aside_zero_start_run(run_dir):
-    """Renames a run folder from before the identity start to `<row>.zero_start`."""
-    if run_dir.exists() and not (run_dir / _START_MARKER).exists():
-        old = run_dir.with_name(run_dir.name + ".zero_start")
-        if old.exists():
-            raise SystemExit(f"{old} exists already; move it to retrain {run_dir.name}.")
-        run_dir.rename(old)
-        print(f"{run_dir.name}: the run from before the identity start moved to {old}.",
-              flush=True)
+def _earlier_words(record):
+    return "; ".join(_EARLIER_PLANAR[k] for k, v in PLANAR_MODEL.items() if record.get(k) != v)
+
+
+def _folder_model(run_dir):
+    marker = run_dir / _MODEL_MARKER
+    return json.loads(marker.read_text()) if marker.exists() else {}
+
+
+def _set_aside_old_run(run_dir):
+    """Renames a run folder of an earlier planar model to `<row>.old_planar[<n>]`."""
+    if not run_dir.exists() or _folder_model(run_dir) == PLANAR_MODEL:
+        return
+    old, n = run_dir.with_name(run_dir.name + ".old_planar"), 1
+    while old.exists():
+        old, n = run_dir.with_name(f"{run_dir.name}.old_planar{n}"), n + 1
+    run_dir.rename(old)
+    print(f"{run_dir.name}: the run of an earlier planar model moved to {old}.", flush=True)
 
 
 def _check_run_dir(run_dir, protocol):
@@ -219,8 +239,8 @@ def _check_run_dir(run_dir, protocol):
         run_dir.mkdir(parents=True, exist_ok=True)
         with open(marker, "w") as f:
             json.dump(protocol, f, indent=2)
-        with open(run_dir / _START_MARKER, "w") as f:
-            json.dump({"planar_start": "identity"}, f)
+        with open(run_dir / _MODEL_MARKER, "w") as f:
+            json.dump(PLANAR_MODEL, f)
 
 
 def run_row(flow, args, dataset, protocol, work_dir):
@@ -243,9 +263,8 @@ def run_row(flow, args, dataset, protocol, work_dir):
     return dict(
         **_curves(run_dir, result["best_epoch"]),
         flow=flow,
-        # Since the flow head's bias starts planar steps at the identity (`identity_params`);
-        # rows without the key started them at zero head output (a contraction by 0.69).
-        planar_start="identity",
+        # The planar model the run folder was started with (`PLANAR_MODEL` for new folders).
+        **_folder_model(run_dir),
         test_neg_elbo=-result["test_elbo"],
         test_nll=result["test_nll"],
         iw_samples=result["iw_samples"],
@@ -315,7 +334,7 @@ def _fmt(value, digits=2):
 def write_markdown(records, path, protocol, replaced=(), baseline=()):
     """The table with the papers' figures beside ours, and the protocol differences.
 
-    `replaced`: earlier records of rows trained again (`--retrain_zero_start`), for the notes.
+    `replaced`: earlier records of rows trained again (`--retrain_old_planar`), for the notes.
     `baseline`: records of the same rows under another protocol (`--baseline`), compared row
     by row in a section of their own.
     """
@@ -454,22 +473,18 @@ def _gap_section(records, window=40):
 
 
 def _planar_start_note(records, replaced=(), replaced_name="table2_replaced.json"):
-    """Names the planar rows trained before planar steps started at the identity."""
+    """Names the planar rows trained again, and those still of an earlier planar model."""
     lines = []
     if replaced:
         lines.append(
-            "- Retrained from the identity start; the first runs, which started planar steps "
-            "at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 per step), gave "
-            "−ELBO / NLL " + ", ".join(
-                f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])}"
-                for r in replaced) + f" (`{replaced_name}`).")
-    old = [r["flow"] for r in records if _zero_start(r)]
-    if not old:
-        return lines
-    return lines + [f"- Rows {', '.join(old)} were trained before the flow head's initial bias put "
-            "every planar step at the identity: their steps started at zero head output "
-            "(wᵀû = m(0) = −0.31, a contraction by 0.69 per step); later rows start at the "
-            "identity. Training moves both starts; the comparison is not controlled."]
+            "- Retrained with today's planar steps (identity start, offsets relative to the "
+            "base mean); the earlier runs gave −ELBO / NLL " + ", ".join(
+                f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])} (it "
+                f"{_earlier_words(r)})" for r in replaced) + f" (`{replaced_name}`).")
+    lines += [f"- Row {r['flow']} is an earlier planar model's: it {_earlier_words(r)}; the "
+              "comparison with today's rows is not controlled."
+              for r in records if _old_planar(r)]
+    return lines
 
 
 def write_figure(records, path):
@@ -580,9 +595,9 @@ def parse_args(argv=None):
                         help="Another results JSON whose rows are compared with ours in the "
                         "Markdown table (default: <results>_constant_lr.json beside --results, "
                         "the constant-rate table, when it exists).")
-    parser.add_argument("--retrain_zero_start", action="store_true",
-                        help="Train again the planar rows recorded before planar steps started "
-                        "at the identity (their old records go to table2_replaced.json).")
+    parser.add_argument("--retrain_old_planar", action="store_true",
+                        help="Train again the planar rows of an earlier planar model (see "
+                        "PLANAR_MODEL; their old records go to <results>_replaced.json).")
     args = parser.parse_args(argv)
     for name in ("max_epochs", "iw_samples", "iw_chunk_size", "latent_dim", "batch_size",
                  "train_digits", "valid_digits", "test_digits"):
@@ -608,12 +623,12 @@ def main(argv=None):
                              results.with_name(results.stem + "_constant_lr.json"))
     for flow in args.rows:
         done = [r for r in records if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
-        retrain = args.retrain_zero_start and any(_zero_start(r) for r in done)
+        retrain = args.retrain_old_planar and any(_old_planar(r) for r in done)
         if done and not retrain:
             print(f"{flow}: done (in {results}); skipped.", flush=True)
             continue
-        if retrain:
-            _set_aside_zero_start_run(work_dir / _slug(flow))
+        if args.retrain_old_planar and "planar" in flow:  # Also an interrupted earlier run.
+            _set_aside_old_run(work_dir / _slug(flow))
         print(f"{flow}: training (checkpoints in {work_dir / _slug(flow)}).", flush=True)
         record = run_row(flow, args, dataset, protocol, work_dir)
         if retrain:

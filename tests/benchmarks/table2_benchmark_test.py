@@ -120,38 +120,61 @@ def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_p
         table2._check_run_dir(tmp_path / "row", cosine)
 
 
-def test_retrain_zero_start_trains_old_planar_rows_again(tmp_path, monkeypatch, capsys):
-    args = ["--rows=diag,planar*2", f"--results={tmp_path}/table2.json",
+def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path, monkeypatch,
+                                                                      capsys):
+    args = ["--rows=diag,planar*2,planar*4", f"--results={tmp_path}/table2.json",
             f"--work_dir={tmp_path}/runs", "--iw_samples=20"]
     counts = dict(train=400, valid=100, test=50)
     protocol = table2._protocol(table2.parse_args(args), counts)
-    # Rows recorded before the identity start: no `planar_start`; the planar row's run folder.
-    old = [_record("diag", 95.0, 90.0, protocol), _record("planar*2", 94.0, 89.0, protocol)]
+    # planar*2: recorded before the identity start (no keys); planar*4: identity start, but
+    # before centered offsets. Their run folders hold those runs.
+    old = [_record("diag", 95.0, 90.0, protocol), _record("planar*2", 94.0, 89.0, protocol),
+           dict(_record("planar*4", 93.5, 88.5, protocol), planar_start="identity")]
     (tmp_path / "table2.json").write_text(json.dumps(old))
-    (tmp_path / "runs" / "planarx2").mkdir(parents=True)
-    (tmp_path / "runs" / "planarx2" / "ckpt").write_text("old run")
+    for row, model in (("planarx2", None), ("planarx4", {"planar_start": "identity"})):
+        (tmp_path / "runs" / row).mkdir(parents=True)
+        (tmp_path / "runs" / row / "ckpt").write_text("old run")
+        if model:
+            (tmp_path / "runs" / row / table2._MODEL_MARKER).write_text(json.dumps(model))
     trained = []
 
     def fake_row(flow, args, dataset, protocol, work_dir):  # Training, without TensorFlow.
         table2._check_run_dir(work_dir / table2._slug(flow), protocol)
         trained.append(flow)
-        return dict(_record(flow, 93.0, 88.0, protocol), planar_start="identity")
+        return dict(_record(flow, 93.0, 88.0, protocol),
+                    **table2._folder_model(work_dir / table2._slug(flow)))
 
     monkeypatch.setattr(table2, "_dataset", lambda args, work_dir: ("data", counts))
     monkeypatch.setattr(table2, "run_row", fake_row)
     table2.main(args)
-    assert trained == []  # Without the flag, old rows count as done.
-    table2.main(args + ["--retrain_zero_start"])
-    assert trained == ["planar*2"]  # diag has no planar steps: kept.
-    assert (tmp_path / "runs" / "planarx2.zero_start" / "ckpt").read_text() == "old run"
-    assert (tmp_path / "runs" / "planarx2" / table2._START_MARKER).exists()
+    assert trained == []  # Without the flag, old rows count as done ...
+    text = (tmp_path / "table2.md").read_text()
+    assert "Row planar*2 is an earlier planar model's: it started planar steps at zero" in text
+    assert "Row planar*4 is an earlier planar model's: it took planar offsets b" in text
+    table2.main(args + ["--retrain_old_planar"])
+    assert trained == ["planar*2", "planar*4"]  # diag has no planar steps: kept.
+    for row in ("planarx2", "planarx4"):
+        assert (tmp_path / "runs" / f"{row}.old_planar" / "ckpt").read_text() == "old run"
+        assert table2._folder_model(tmp_path / "runs" / row) == table2.PLANAR_MODEL
     records = json.loads((tmp_path / "table2.json").read_text())
-    assert [(r["flow"], r["test_nll"]) for r in records] == [("diag", 90.0), ("planar*2", 88.0)]
+    assert [(r["flow"], r["test_nll"]) for r in records] == [
+        ("diag", 90.0), ("planar*2", 88.0), ("planar*4", 88.0)]
+    assert not any(table2._old_planar(r) for r in records)
     replaced = json.loads((tmp_path / "table2_replaced.json").read_text())
-    assert [(r["flow"], r["test_nll"]) for r in replaced] == [("planar*2", 89.0)]
-    assert "planar*2 94.00 / 89.00" in (tmp_path / "table2.md").read_text()
-    table2.main(args + ["--retrain_zero_start"])  # Now identity-start: done.
-    assert trained == ["planar*2"]
+    assert [(r["flow"], r["test_nll"]) for r in replaced] == [("planar*2", 89.0),
+                                                              ("planar*4", 88.5)]
+    text = (tmp_path / "table2.md").read_text()
+    assert "planar*2 94.00 / 89.00 (it started planar steps at zero head output" in text
+    assert "is an earlier planar model's" not in text
+    table2.main(args + ["--retrain_old_planar"])  # Today's model: done.
+    assert trained == ["planar*2", "planar*4"]
+    # An interrupted run of an earlier model (no record yet) starts afresh, not resumed.
+    (tmp_path / "runs" / "planarx8").mkdir()
+    (tmp_path / "runs" / "planarx8" / table2._MODEL_MARKER).write_text(
+        json.dumps({"planar_start": "identity"}))
+    table2.main(args[:1] + ["--rows=planar*8"] + args[1:] + ["--retrain_old_planar"])
+    assert (tmp_path / "runs" / "planarx8.old_planar").exists()
+    assert table2._folder_model(tmp_path / "runs" / "planarx8") == table2.PLANAR_MODEL
 
 
 def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_path,
