@@ -189,10 +189,10 @@ def _write_json(records, path):
 PLANAR_MODEL = {"planar_start": "identity", "planar_offset": "centered"}
 # What a record without each key was trained with, for the table's notes.
 _EARLIER_PLANAR = {
-    "planar_start": "started planar steps at zero head output (wᵀû = m(0) = −0.31, a "
-                    "contraction by 0.69 per step)",
-    "planar_offset": "took planar offsets b from the head directly instead of relative to the "
-                     "base mean (the steps saturate into per-example shifts)",
+    "planar_start": "started at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 "
+                    "per step)",
+    "planar_offset": "took their offsets b from the head directly, not relative to the base "
+                     "mean (uncentered: trained, they saturate into per-example shifts)",
 }
 _MODEL_MARKER = "planar_start.json"  # The name earlier run folders have.
 
@@ -204,7 +204,7 @@ def _old_planar(record):
 
 
 def _earlier_words(record):
-    return "; ".join(_EARLIER_PLANAR[k] for k, v in PLANAR_MODEL.items() if record.get(k) != v)
+    return " and ".join(_EARLIER_PLANAR[k] for k, v in PLANAR_MODEL.items() if record.get(k) != v)
 
 
 def _folder_model(run_dir):
@@ -477,13 +477,17 @@ def _planar_start_note(records, replaced=(), replaced_name="table2_replaced.json
     lines = []
     if replaced:
         lines.append(
-            "- Retrained with today's planar steps (identity start, offsets relative to the "
-            "base mean); the earlier runs gave −ELBO / NLL " + ", ".join(
-                f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])} (it "
-                f"{_earlier_words(r)})" for r in replaced) + f" (`{replaced_name}`).")
-    lines += [f"- Row {r['flow']} is an earlier planar model's: it {_earlier_words(r)}; the "
-              "comparison with today's rows is not controlled."
-              for r in records if _old_planar(r)]
+            "- Rows trained again; their earlier runs gave −ELBO / NLL " + ", ".join(
+                f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])}"
+                for r in replaced) + f" (`{replaced_name}`), trained with planar steps that "
+            + "; ".join(sorted({_earlier_words(r) for r in replaced})) + ".")
+    old = {}
+    for r in records:
+        if _old_planar(r):
+            old.setdefault(_earlier_words(r), []).append(r["flow"])
+    lines += [f"- Rows {', '.join(rows)} are an earlier planar model's: their steps {words}; "
+              "the comparison with today's planar rows is not controlled."
+              for words, rows in old.items()]
     return lines
 
 

@@ -149,8 +149,9 @@ def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path,
     table2.main(args)
     assert trained == []  # Without the flag, old rows count as done ...
     text = (tmp_path / "table2.md").read_text()
-    assert "Row planar*2 is an earlier planar model's: it started planar steps at zero" in text
-    assert "Row planar*4 is an earlier planar model's: it took planar offsets b" in text
+    assert ("Rows planar*2 are an earlier planar model's: their steps started at zero head "
+            "output") in text
+    assert "Rows planar*4 are an earlier planar model's: their steps took their offsets" in text
     table2.main(args + ["--retrain_old_planar"])
     assert trained == ["planar*2", "planar*4"]  # diag has no planar steps: kept.
     for row in ("planarx2", "planarx4"):
@@ -164,7 +165,8 @@ def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path,
     assert [(r["flow"], r["test_nll"]) for r in replaced] == [("planar*2", 89.0),
                                                               ("planar*4", 88.5)]
     text = (tmp_path / "table2.md").read_text()
-    assert "planar*2 94.00 / 89.00 (it started planar steps at zero head output" in text
+    assert "their earlier runs gave −ELBO / NLL planar*2 94.00 / 89.00, planar*4 93.50" in text
+    assert "trained with planar steps that started at zero head output" in text
     assert "is an earlier planar model's" not in text
     table2.main(args + ["--retrain_old_planar"])  # Today's model: done.
     assert trained == ["planar*2", "planar*4"]
