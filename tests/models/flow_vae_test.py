@@ -205,18 +205,21 @@ def test_planar_posterior_beats_the_diagonal_gaussian_on_real_digits(digits):
     """The paper's claim in miniature: a planar*16 posterior gives a better held-out ELBO.
 
     Both models are the default W1 networks (latent 40) trained identically for 3 epochs on the
-    4,000 embedded training digits (model seed 0 for weights and noise; Keras shuffles the data
-    order; the validation ELBO uses 10 draws per digit with a fixed seed). Measured margins over
-    model seeds 0-3 at 3 and 5 epochs: 15-19 nats; the test asks for 5, so shuffling noise
-    cannot flip it and it fails only if the flow stops helping.
+    4,000 embedded training digits (seed 0 for weights, noise and data order; the validation
+    ELBO uses 10 draws per digit with a fixed seed). Measured margins of today's centered
+    planar steps over seeds 0-3: 1.1-2.5 nats (seed 0: 1.4); the test asks for 0.5. (The
+    uncentered steps of earlier versions led by 11-19 nats this early, as per-example shifts
+    that give the mean a nonlinear head, and then stalled: on the full binarized MNIST with
+    100 epochs, planar*10 centered / uncentered / diag reached test −ELBO 93.4 / 95.4 / 95.5.)
     """
     elbos = {}
     for flow in ("diag", "planar*16"):
+        keras.utils.set_random_seed(0)
         vae = models.FlowVAE(flow=flow, seed=0, warmup_steps=45)
         vae.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=8)
         vae.fit(digits.train, batch_size=128, epochs=3, verbose=0, shuffle=True)
         elbos[flow] = float(np.mean(vae.elbo(digits.validation, seed=[5, 5], num_samples=10)))
-    assert elbos["planar*16"] > elbos["diag"] + 5.0, elbos
+    assert elbos["planar*16"] > elbos["diag"] + 0.5, elbos
 
 
 def test_kl_weight_schedule():
