@@ -426,6 +426,10 @@ def _baseline_section(records, baseline, protocol):
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(b['test_neg_elbo'])} | "
             f"{r['test_neg_elbo'] - b['test_neg_elbo']:+.2f} | {_fmt(r['test_nll'])} | "
             f"{_fmt(b['test_nll'])} | {r['test_nll'] - b['test_nll']:+.2f} |")
+    earlier = sorted({_earlier_words(b) for r, b in pairs if _old_planar(b) and not _old_planar(r)})
+    if earlier:
+        lines += ["", "The baseline's planar rows are also an earlier planar model's: their steps "
+                  + "; ".join(earlier) + "."]
     ours = {r["flow"] for r in records}
     missing = [b for b in baseline if b["flow"] not in ours]
     if missing:
