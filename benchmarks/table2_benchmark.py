@@ -158,11 +158,20 @@ def _protocol(args, counts):
 _ADDED_PROTOCOL_KEYS = {"learning_rate_schedule": "constant"}
 
 
+def _with_added_keys(protocol):
+    """`protocol` with the keys added after it was recorded, at the value it was run with."""
+    return {**_ADDED_PROTOCOL_KEYS, **protocol}
+
+
+def _protocol_changes(before, after):
+    """The sorted keys whose values differ between two protocols (added keys filled in)."""
+    before, after = _with_added_keys(before), _with_added_keys(after)
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
 def _same_protocol(recorded, protocol):
     """Whether a recorded protocol is `protocol` (keys added later count at their old value)."""
-    if recorded is None:
-        return False
-    return {**_ADDED_PROTOCOL_KEYS, **recorded} == {**_ADDED_PROTOCOL_KEYS, **protocol}
+    return recorded is not None and not _protocol_changes(recorded, protocol)
 
 
 def _load_records(path):
@@ -229,9 +238,8 @@ def _check_run_dir(run_dir, protocol):
     if marker.exists():
         with open(marker) as f:
             previous = json.load(f)
-        if not _same_protocol(previous, protocol):
-            previous, now = ({**_ADDED_PROTOCOL_KEYS, **p} for p in (previous, protocol))
-            changed = sorted(k for k in set(previous) | set(now) if previous.get(k) != now.get(k))
+        changed = _protocol_changes(previous, protocol)
+        if changed:
             raise SystemExit(
                 f"{run_dir} holds an interrupted run with another protocol (differs in "
                 f"{changed}); delete it or pass another --work_dir.")
@@ -395,7 +403,7 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
         "- † The row was resumed from a checkpoint: its train s and steps/s count only the "
         "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
-        *_planar_start_note(records, replaced, path.stem + "_replaced.json"),
+        *_planar_model_notes(records, replaced, path.stem + "_replaced.json"),
         "",
         *_baseline_section(records, baseline, protocol),
         *_gap_section(records),
@@ -408,10 +416,9 @@ def _baseline_section(records, baseline, protocol):
     pairs = [(r, b) for r in records for b in baseline if b["flow"] == r["flow"]]
     if not pairs:
         return []
-    other = pairs[0][1]["protocol"]
-    other = {**_ADDED_PROTOCOL_KEYS, **other}
-    differ = ", ".join(f"{k} {other.get(k)} → {protocol.get(k)}" for k in sorted(protocol)
-                       if other.get(k) != protocol.get(k)) or "nothing"
+    other = _with_added_keys(pairs[0][1]["protocol"])
+    differ = ", ".join(f"{k} {other.get(k)} → {protocol.get(k)}"
+                       for k in _protocol_changes(other, protocol)) or "nothing"
     lines = [
         "## Against the baseline protocol",
         "",
@@ -440,7 +447,7 @@ def _baseline_section(records, baseline, protocol):
 
 
 def _schedule_words(protocol):
-    if protocol.get("learning_rate_schedule", "constant") == "cosine":
+    if _with_added_keys(protocol)["learning_rate_schedule"] == "cosine":
         return f", cosine decay to 0 over the {protocol['max_epochs']} epochs"
     return ", constant"
 
@@ -476,7 +483,7 @@ def _gap_section(records, window=40):
     ]
 
 
-def _planar_start_note(records, replaced=(), replaced_name="table2_replaced.json"):
+def _planar_model_notes(records, replaced=(), replaced_name="table2_replaced.json"):
     """Names the planar rows trained again, and those still of an earlier planar model."""
     lines = []
     if replaced:
@@ -630,7 +637,8 @@ def main(argv=None):
     baseline = _load_records(pathlib.Path(args.baseline) if args.baseline else
                              results.with_name(results.stem + "_constant_lr.json"))
     for flow in args.rows:
-        done = [r for r in records if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
+        done = [r for r in records
+                if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
         retrain = args.retrain_old_planar and any(_old_planar(r) for r in done)
         if done and not retrain:
             print(f"{flow}: done (in {results}); skipped.", flush=True)

@@ -68,6 +68,11 @@ def with_legacy_options(kwargs):
     return {**kwargs, **{k: v for k, v in LEGACY_OPTIONS.items() if k not in kwargs}}
 
 
+def legacy_option_values(flow):
+    """`{option: value}` of a `Flow` for each of `LEGACY_OPTIONS`, for a model's saved config."""
+    return {key: getattr(flow, key) for key in LEGACY_OPTIONS}
+
+
 def softplus_scale(raw, min_scale):
     """`σ = softplus(raw + softplus⁻¹(1)) + min_scale` (σ = 1 + min_scale at raw = 0)."""
     return tf.math.softplus(raw + _SOFTPLUS_INVERSE_ONE) + min_scale
@@ -278,11 +283,12 @@ class Flow(keras.layers.Layer):
                 blocks.append(np.zeros([steps[k].num_params]) if theta is None else theta)
         return np.concatenate(blocks).astype(np.float32)
 
-    def _head_blocks(self, context):
+    def _head_blocks(self, context, loc=None):
         """For each parameterized step, `(block, j)`: its parameters are `block[..., j, :]`.
 
         One block `[B, n, P]` per group of steps with the same name, slices of one flow-head
-        output (else None per step). Consecutive steps of a group have consecutive `j`.
+        output (else None per step), re-expressed relative to the base mean `loc` `[B, 1, D]`
+        when given (`center_params`). Consecutive steps of a group have consecutive `j`.
         """
         blocks = [None] * len(self.steps)
         if self.flow_head is None:
@@ -295,6 +301,8 @@ class Flow(keras.layers.Layer):
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size
             block = tf.reshape(block, tf.concat([batch, [len(indices), size]], axis=0))
+            if loc is not None:
+                block = self.steps[indices[0]].center_params(block, loc)
             for j, k in enumerate(indices):
                 blocks[k] = (block, j)
         return blocks
@@ -357,15 +365,8 @@ class Flow(keras.layers.Layer):
         (planar: `PlanarStack`) becomes one bijector with stacked parameters (for a context,
         one slice of the flow head); it equals the chain of the steps' bijectors.
         """
-        blocks = [None] * len(self.steps) if context is None else self._head_blocks(context)
-        loc = self._centering_loc(context, base)
-        if loc is not None:  # Once per block: its steps are all of one name (one kind).
-            centered = {}
-            for k, entry in enumerate(blocks):
-                if entry is not None:
-                    block = centered.setdefault(
-                        id(entry[0]), self.steps[k].center_params(entry[0], loc))
-                    blocks[k] = (block, entry[1])
+        blocks = ([None] * len(self.steps) if context is None
+                  else self._head_blocks(context, self._centering_loc(context, base)))
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
         bijectors, seen, k = [], False, 0
         while k < len(self.steps):

@@ -366,8 +366,7 @@ class ConditionalFlow(keras.Model):
             conditioner_units=list(self.conditioner_units),
             activation=self.activation,
             # With the options whose defaults changed since v0.1 (`flows.flow.LEGACY_OPTIONS`).
-            flow_kwargs={**self.flow_kwargs, **{
-                key: getattr(self.flow, key) for key in flows.flow.LEGACY_OPTIONS}},
+            flow_kwargs={**self.flow_kwargs, **flows.flow.legacy_option_values(self.flow)},
             x_noise=self.x_noise,
             y_noise=self.y_noise,
             seed=self.seed,

@@ -657,8 +657,8 @@ class FlowVAE(keras.Model):
             warmup_initial=self.warmup_initial,
             seed=self.seed,
             # With the options whose defaults changed since v0.1 (`flows.flow.LEGACY_OPTIONS`).
-            posterior_kwargs={**self.posterior_kwargs, **{
-                key: getattr(self.posterior, key) for key in flows.flow.LEGACY_OPTIONS}},
+            posterior_kwargs={**self.posterior_kwargs,
+                              **flows.flow.legacy_option_values(self.posterior)},
             precision=self.precision,
         )
         return config
