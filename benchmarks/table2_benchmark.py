@@ -193,15 +193,21 @@ def _write_json(records, path):
 
 
 # Today's planar steps: identity start (`identity_params`) and offsets relative to the base
-# mean (`Flow(center_planar=True)`). Written into a row's run folder when it starts and copied
-# into its record; planar rows recorded with less were trained by an earlier model.
-PLANAR_MODEL = {"planar_start": "identity", "planar_offset": "centered"}
-# What a record without each key was trained with, for the table's notes.
+# mean's path through the flow (`Flow(center_planar="mean_path")`). Written into a row's run
+# folder when it starts and copied into its record; planar rows recorded with less were
+# trained by an earlier model.
+PLANAR_MODEL = {"planar_start": "identity", "planar_offset": "mean_path"}
+# What a record with each earlier value (None: without the key) was trained with, for the notes.
 _EARLIER_PLANAR = {
-    "planar_start": "started at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 "
-                    "per step)",
-    "planar_offset": "took their offsets b from the head directly, not relative to the base "
-                     "mean (uncentered: trained, they saturate into per-example shifts)",
+    "planar_start": {
+        None: "started at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 per "
+              "step)"},
+    "planar_offset": {
+        None: "took their offsets b from the head directly, not relative to the base mean "
+              "(uncentered: trained, they saturate into per-example shifts)",
+        "centered": "took their offsets relative to the base mean μ itself, not to μ's path "
+                    "through the steps before each (`center_planar=\"base_mean\"`: at K = 80 "
+                    "the later steps' inputs were far from μ and training was unstable)"},
 }
 _MODEL_MARKER = "planar_start.json"  # The name earlier run folders have.
 
@@ -213,7 +219,8 @@ def _old_planar(record):
 
 
 def _earlier_words(record):
-    return " and ".join(_EARLIER_PLANAR[k] for k, v in PLANAR_MODEL.items() if record.get(k) != v)
+    return " and ".join(_EARLIER_PLANAR[k][record.get(k)]
+                        for k, v in PLANAR_MODEL.items() if record.get(k) != v)
 
 
 def _folder_model(run_dir):

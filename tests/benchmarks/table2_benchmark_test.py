@@ -179,6 +179,17 @@ def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path,
     assert table2._folder_model(tmp_path / "runs" / "planarx8") == table2.PLANAR_MODEL
 
 
+def test_earlier_planar_models_are_named_by_what_they_were_trained_with():
+    today = dict(_record("planar*8", 90.0, 86.0, {}), **table2.PLANAR_MODEL)
+    assert not table2._old_planar(today)
+    base_mean = dict(today, planar_offset="centered")
+    assert table2._old_planar(base_mean)
+    assert "relative to the base mean μ itself" in table2._earlier_words(base_mean)
+    uncentered = {k: v for k, v in today.items() if k != "planar_offset"}
+    assert table2._earlier_words(uncentered).startswith("took their offsets b from the head")
+    assert not table2._old_planar(dict(_record("diag", 95.0, 90.0, {})))
+
+
 def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_path,
                                                                            monkeypatch):
     args = ["--rows=diag", f"--results={tmp_path}/table2.json", f"--work_dir={tmp_path}/runs"]

@@ -30,51 +30,94 @@ def test_params_are_u_w_b_and_global_start():
     np.testing.assert_allclose(layer(None).forward(z), expected, rtol=1e-6)
 
 
-def test_center_params_takes_the_offset_relative_to_the_base_mean():
+def test_center_params_follows_the_base_mean_through_the_run():
+    # b_k = b̃_k − w_kᵀ m_{k−1} with m_k = f_k(m_{k−1}): checked against the planar bijectors
+    # applied one after another to m_0 = loc.
     layer = planar.PlanarStep(3, seed=1)
-    theta = tf.random.stateless_normal([4, 2, 7], seed=[1, 1], dtype=tf.float64)  # [B, K, P]
-    loc = tf.random.stateless_normal([4, 1, 3], seed=[2, 1], dtype=tf.float64)
-    centered = layer.center_params(theta, loc)
+    theta = tf.random.stateless_normal([4, 5, 7], seed=[1, 1], dtype=tf.float64)  # [B, n, P]
+    loc = tf.random.stateless_normal([4, 3], seed=[2, 1], dtype=tf.float64)
+    centered, image = layer.center_params(theta, loc)
     np.testing.assert_array_equal(centered[..., :6], theta[..., :6])  # u, w unchanged
+    m = loc
+    for k in range(5):
+        u, w, b = theta[:, k, :3], theta[:, k, 3:6], theta[:, k, 6]
+        np.testing.assert_allclose(centered[:, k, 6], b - tf.reduce_sum(w * m, -1), rtol=1e-10)
+        m = bijectors.Planar(u, w, centered[:, k, 6]).forward(m)
+    np.testing.assert_allclose(image, m, rtol=1e-10)
+    # "base_mean": every step relative to loc itself.
+    centered, image = layer.center_params(theta, loc, follow_path=False)
+    assert image is None
     np.testing.assert_allclose(
-        centered[..., 6], theta[..., 6] - np.sum(theta[..., 3:6] * loc, -1), rtol=1e-12)
+        centered[..., 6], theta[..., 6] - np.sum(theta[..., 3:6] * loc[:, None], -1), rtol=1e-12)
 
 
-def test_centered_amortized_steps_follow_the_base_mean():
-    # f(z) = z + û h(wᵀ(z − μ) + b̃): shifting the context's μ and z together shifts f's output
-    # by the same amount (translation equivariance), which an uncentered head cannot give.
-    flow = flows.Flow(3, "planar*2", seed=0, dtype="float64")
-    context = tf.random.stateless_normal([5, 4], seed=[1, 2], dtype=tf.float64)
+def _random_head(flow, context):
     flow(context)
     rng = np.random.default_rng(0)
     flow.flow_head.kernel.assign(0.5 * rng.standard_normal(flow.flow_head.kernel.shape))
-    q = flow(context)
+    return flow(context)
+
+
+@pytest.mark.parametrize("spec", ["planar*3", "planar*2,radial,planar*2", "planar,iaf,planar"])
+def test_mean_path_centering_by_hand(spec):
+    # Each planar step is a Planar bijector with b = b̃ − wᵀm, m the image of the base mean
+    # under every step before it (planar or not), built here one step at a time.
+    flow = flows.Flow(3, spec, seed=0, hidden_units=(8,), dtype="float64")
+    context = tf.random.stateless_normal([5, 4], seed=[1, 2], dtype=tf.float64)
+    q = _random_head(flow, context)
+    assert flow.center_planar == "mean_path"
     mu = q.distribution.loc
     z = mu + tf.random.stateless_normal([5, 3], seed=[3, 2], dtype=tf.float64)
-    # The same steps as Planar bijectors with b = b̃ − wᵀμ, by hand.
-    theta = tf.reshape(flow.flow_head(context), [5, 2, 7])
-    expected = z
-    for k in range(2):
-        u, w, b = theta[:, k, :3], theta[:, k, 3:6], theta[:, k, 6]
-        expected = bijectors.Planar(u, w, b - tf.reduce_sum(w * mu, -1)).forward(expected)
-    np.testing.assert_allclose(q.bijector.forward(z), expected, rtol=1e-10)
-    np.testing.assert_allclose(flow.bijector(context).forward(z), expected, rtol=1e-10)
+    blocks = flow._head_blocks(context)  # pylint: disable=protected-access
+    expected, m = z, mu
+    for step, entry in zip(flow.steps, blocks):
+        if isinstance(step, planar.PlanarStep):
+            block, j = entry
+            u, w, b = block[:, j, :3], block[:, j, 3:6], block[:, j, 6]
+            part = bijectors.Planar(u, w, b - tf.reduce_sum(w * m, -1))
+        else:  # radial (its head slice, uncentered) or iaf (its own network)
+            part = step(context, params=None if entry is None else entry[0][:, entry[1], :])
+        expected, m = part.forward(expected), part.forward(m)
+    np.testing.assert_allclose(q.bijector.forward(z), expected, rtol=1e-9)
     np.testing.assert_allclose(q.log_prob(q.bijector.forward(z)),
                                q.distribution.log_prob(z) - q.bijector.forward_log_det_jacobian(
                                    z, event_ndims=1), rtol=1e-8)
-    # Uncentered (the earlier head, and what a config saved without the key loads as).
-    config = flow.get_config()
-    assert config["center_planar"] is True
-    del config["center_planar"]
-    old = flows.Flow.from_config(config)
-    assert old.center_planar is False
-    old(context)
-    old.set_weights(flow.get_weights())
-    expected_old = z
-    for k in range(2):
-        expected_old = bijectors.Planar(*(theta[:, k, :3], theta[:, k, 3:6], theta[:, k, 6])
-                                        ).forward(expected_old)
-    np.testing.assert_allclose(old(context).bijector.forward(z), expected_old, rtol=1e-10)
+
+
+def test_centering_options_and_saved_configs():
+    context = tf.random.stateless_normal([5, 4], seed=[1, 2], dtype=tf.float64)
+    flow = flows.Flow(3, "planar*2", seed=0, dtype="float64")
+    q = _random_head(flow, context)
+    mu = q.distribution.loc
+    z = mu + tf.random.stateless_normal([5, 3], seed=[3, 2], dtype=tf.float64)
+    theta = tf.reshape(flow.flow_head(context), [5, 2, 7])
+
+    def by_hand(center_on_mean):
+        out = z
+        for k in range(2):
+            u, w, b = theta[:, k, :3], theta[:, k, 3:6], theta[:, k, 6]
+            if center_on_mean:
+                b = b - tf.reduce_sum(w * mu, -1)
+            out = bijectors.Planar(u, w, b).forward(out)
+        return out
+
+    assert flow.get_config()["center_planar"] == "mean_path"
+    # The previous version's True: every step relative to μ; its False and no key: uncentered.
+    for saved, value, center_on_mean in [(True, "base_mean", True), ("base_mean", "base_mean", True),
+                                          (False, "off", False), (None, "off", False)]:
+        config = flow.get_config()
+        if saved is None:
+            del config["center_planar"]
+        else:
+            config["center_planar"] = saved
+        other = flows.Flow.from_config(config)
+        other(context)
+        other.set_weights(flow.get_weights())
+        assert other.center_planar == value
+        np.testing.assert_allclose(other(context).bijector.forward(z), by_hand(center_on_mean),
+                                   rtol=1e-10)
+    with pytest.raises(ValueError, match="`center_planar` must be one of"):
+        flows.Flow(3, "planar*2", center_planar="mean")
     # A global flow's offset is a free weight already: no centering.
     global_flow = flows.Flow(3, "planar*2", seed=0, dtype="float64")
     assert global_flow._centering_loc(None, global_flow(None).distribution) is None

@@ -50,7 +50,9 @@ class AmortizedFlowPosterior(flow_lib.Flow):
       activation: their hidden activation.
       log_scale_clip: soft bound on their per-step log-scale.
       context_to_output: `MADE` networks also feed `h` to their outputs (see `Flow`).
-      center_planar: planar offsets relative to the base mean μ(h) (see `Flow`).
+      center_planar: where planar steps center their hyperplanes: "mean_path" (on the
+        image of the base mean μ(h) under the steps before each), "base_mean" or "off"
+        (see `Flow`).
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization.
       validate_args: passed to the bijectors.
@@ -68,7 +70,7 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         activation="relu",
         log_scale_clip=3.0,
         context_to_output=True,
-        center_planar=True,
+        center_planar="mean_path",
         min_scale=1e-4,
         head_init_scale=1e-2,
         validate_args=False,

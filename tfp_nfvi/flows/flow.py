@@ -59,7 +59,10 @@ _STEP_OPTIONS = {
 }
 # Options whose default changed since v0.1, with the value a config saved without them means
 # (`Flow.from_config`, and the models that keep a flow's arguments in their own config).
-LEGACY_OPTIONS = {"context_to_output": False, "center_planar": False}
+LEGACY_OPTIONS = {"context_to_output": False, "center_planar": "off"}
+# `center_planar` values; the booleans are what configs saved by the previous versions hold.
+CENTER_PLANAR_VALUES = ("mean_path", "base_mean", "off")
+_CENTER_PLANAR_BOOLEANS = {True: "base_mean", False: "off"}
 
 
 def with_legacy_options(kwargs):
@@ -71,6 +74,16 @@ def with_legacy_options(kwargs):
 def legacy_option_values(flow):
     """`{option: value}` of a `Flow` for each of `LEGACY_OPTIONS`, for a model's saved config."""
     return {key: getattr(flow, key) for key in LEGACY_OPTIONS}
+
+
+def _check_center_planar(value):
+    if isinstance(value, (bool, np.bool_)):
+        return _CENTER_PLANAR_BOOLEANS[bool(value)]
+    if value not in CENTER_PLANAR_VALUES:
+        raise ValueError(
+            f"`center_planar` must be one of {CENTER_PLANAR_VALUES} (or a saved config's "
+            f"True / False), got {value!r}.")
+    return value
 
 
 def softplus_scale(raw, min_scale):
@@ -111,9 +124,12 @@ class Flow(keras.layers.Layer):
         on it (see `networks`). False is v0.1's network, in which the first coordinate's
         transform ignores the context (for D = 1: the whole step); a saved config without
         the key loads as False.
-      center_planar: with a context, planar steps take their offset relative to the base
-        mean, b = b̃ − wᵀμ(c) (see `planar`); a saved config without the key loads as False
-        (the earlier, uncentered head).
+      center_planar: with a context, where planar steps put their hyperplanes (see
+        `planar`): "mean_path" (the default), each step's offset relative to the point that
+        the steps before it carry the base mean to, b_k = b̃_k − w_kᵀ m_{k−1} with m_0 = μ(c),
+        m_k = f_k(m_{k−1}); "base_mean", relative to μ(c) itself, b_k = b̃_k − w_kᵀμ(c) (the
+        previous version's `True`); "off", b_k = b̃_k as the head emits it (the earlier head,
+        and `False`). A saved config without the key loads as "off".
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization (context).
       init_scale: stddev of the random initialization of global step parameters.
@@ -136,7 +152,7 @@ class Flow(keras.layers.Layer):
         activation="relu",
         log_scale_clip=3.0,
         context_to_output=True,
-        center_planar=True,
+        center_planar="mean_path",
         min_scale=1e-4,
         head_init_scale=1e-2,
         init_scale=0.1,
@@ -155,7 +171,7 @@ class Flow(keras.layers.Layer):
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
         self.context_to_output = bool(context_to_output)
-        self.center_planar = bool(center_planar)
+        self.center_planar = _check_center_planar(center_planar)
         self.min_scale = float(min_scale)
         self.head_init_scale = float(head_init_scale)
         self.init_scale = float(init_scale)
@@ -283,12 +299,11 @@ class Flow(keras.layers.Layer):
                 blocks.append(np.zeros([steps[k].num_params]) if theta is None else theta)
         return np.concatenate(blocks).astype(np.float32)
 
-    def _head_blocks(self, context, loc=None):
+    def _head_blocks(self, context):
         """For each parameterized step, `(block, j)`: its parameters are `block[..., j, :]`.
 
         One block `[B, n, P]` per group of steps with the same name, slices of one flow-head
-        output (else None per step), re-expressed relative to the base mean `loc` `[B, 1, D]`
-        when given (`center_params`). Consecutive steps of a group have consecutive `j`.
+        output (else None per step). Consecutive steps of a group have consecutive `j`.
         """
         blocks = [None] * len(self.steps)
         if self.flow_head is None:
@@ -301,8 +316,6 @@ class Flow(keras.layers.Layer):
             block = raw[..., offset : offset + len(indices) * size]
             offset += len(indices) * size
             block = tf.reshape(block, tf.concat([batch, [len(indices), size]], axis=0))
-            if loc is not None:
-                block = self.steps[indices[0]].center_params(block, loc)
             for j, k in enumerate(indices):
                 blocks[k] = (block, j)
         return blocks
@@ -353,10 +366,10 @@ class Flow(keras.layers.Layer):
         return self._chain(context, self._base(context))
 
     def _centering_loc(self, context, base):
-        """μ(c) `[B, 1, D]` that the steps' parameters are relative to, or None."""
-        if context is None or not self.center_planar or not self.trainable_base:
+        """μ(c) `[B, D]` that planar steps are centered on (see `center_planar`), or None."""
+        if context is None or self.center_planar == "off" or not self.trainable_base:
             return None
-        return base.loc[..., tf.newaxis, :]
+        return base.loc
 
     def _chain(self, context, base):
         """`bijector` for an already checked context and the base distribution at it.
@@ -364,9 +377,16 @@ class Flow(keras.layers.Layer):
         A run of consecutive steps of one name whose kind has a `stacked_bijector_class`
         (planar: `PlanarStack`) becomes one bijector with stacked parameters (for a context,
         one slice of the flow head); it equals the chain of the steps' bijectors.
+
+        Centering (`center_planar`): `loc` is the point the steps are centered on, μ(c) for
+        "base_mean"; for "mean_path" it follows μ(c) through the flow, `loc ← f(loc)` after
+        each bijector (in closed form inside a centered run: `center_params`), up to the last
+        step that is centered.
         """
-        blocks = ([None] * len(self.steps) if context is None
-                  else self._head_blocks(context, self._centering_loc(context, base)))
+        blocks = [None] * len(self.steps) if context is None else self._head_blocks(context)
+        loc = self._centering_loc(context, base)
+        follow = self.center_planar == "mean_path"
+        last_centered = max((k for k, s in enumerate(self.steps) if s.centers_params), default=-1)
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
         bijectors, seen, k = [], False, 0
         while k < len(self.steps):
@@ -377,14 +397,21 @@ class Flow(keras.layers.Layer):
             if step.reverses_coordinates:
                 if seen:
                     bijectors.append(tfb.Permute(permutation=reverse))
+                    if loc is not None and follow and k <= last_centered:
+                        loc = bijectors[-1].forward(loc)
                 seen = True
+            params = None if blocks[k] is None else (
+                blocks[k][0][..., blocks[k][1] : blocks[k][1] + run, :])
+            loc_after = None
+            if params is not None and loc is not None and step.centers_params:
+                params, loc_after = step.center_params(params, loc, follow_path=follow)
             if run > 1:
-                params = None if blocks[k] is None else (
-                    blocks[k][0][..., blocks[k][1] : blocks[k][1] + run, :])
                 bijectors.append(type(step).stacked(self.steps[k : k + run], params=params))
             else:
-                params = None if blocks[k] is None else blocks[k][0][..., blocks[k][1], :]
-                bijectors.append(step(context, params=params))
+                bijectors.append(
+                    step(context, params=None if params is None else params[..., 0, :]))
+            if loc is not None and follow and k + run - 1 < last_centered:
+                loc = bijectors[-1].forward(loc) if loc_after is None else loc_after
             k += run
         return tfb.Chain(bijectors[::-1])
 
