@@ -206,11 +206,12 @@ def test_planar_posterior_beats_the_diagonal_gaussian_on_real_digits(digits):
 
     Both models are the default W1 networks (latent 40) trained identically for 3 epochs on the
     4,000 embedded training digits (seed 0 for weights, noise and data order; the validation
-    ELBO uses 10 draws per digit with a fixed seed). Measured margins of today's centered
-    planar steps over seeds 0-3: 1.1-2.5 nats (seed 0: 1.4); the test asks for 0.5. (The
-    uncentered steps of earlier versions led by 11-19 nats this early, as per-example shifts
-    that give the mean a nonlinear head, and then stalled: on the full binarized MNIST with
-    100 epochs, planar*10 centered / uncentered / diag reached test −ELBO 93.4 / 95.4 / 95.5.)
+    ELBO uses 10 draws per digit with a fixed seed). Measured margins of today's planar steps
+    (centered along the base mean's path) over seeds 0-3: 1.8-3.9 nats (seed 0: 3.9); the test
+    asks for 1.0. Centered on the base mean itself they were 1.1-2.5. (The uncentered steps of
+    earlier versions led by 11-19 nats this early, as per-example shifts that give the mean a
+    nonlinear head, and then stalled: on the full binarized MNIST with 100 epochs, planar*10
+    centered on the base mean / uncentered / diag reached test −ELBO 93.4 / 95.4 / 95.5.)
     """
     elbos = {}
     for flow in ("diag", "planar*16"):
@@ -219,7 +220,7 @@ def test_planar_posterior_beats_the_diagonal_gaussian_on_real_digits(digits):
         vae.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=8)
         vae.fit(digits.train, batch_size=128, epochs=3, verbose=0, shuffle=True)
         elbos[flow] = float(np.mean(vae.elbo(digits.validation, seed=[5, 5], num_samples=10)))
-    assert elbos["planar*16"] > elbos["diag"] + 0.5, elbos
+    assert elbos["planar*16"] > elbos["diag"] + 1.0, elbos
 
 
 def test_kl_weight_schedule():
