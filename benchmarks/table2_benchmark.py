@@ -43,8 +43,8 @@ continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train
 it (`resumed_from_epoch` says where it started).
 
 Planar rows of an earlier planar model (records without today's `PLANAR_MODEL`: started at
-zero head output, or with uncentered offsets) count as done; `--retrain_old_planar` trains
-them again (the old run folder is kept as `<row>.old_planar`, the old record moves to
+zero head output, with uncentered offsets, or centered on the base mean itself) count as done;
+`--retrain_old_planar` trains them again (the old run folder is kept as `<row>.old_planar`, the old record moves to
 `<results>_replaced.json`).
 
 Rows: `ROWS` below; a new posterior (e.g. `sylvester_o*16`, `householder*10`, `nsf*4`) is one

@@ -33,7 +33,9 @@ b_k = b̃_k − w_kᵀ m_{k−1}, m_0 = μ(c), m_k = f_k(m_{k−1}). Since the p
 at m_{k−1} is then b̃_k, m_k = m_{k−1} + û_k tanh(b̃_k), a cumulative sum (`center_params`).
 In the same planar*80 check its pre-activations stay at |wᵀz + b| ≈ 0.3-1.2, and in the full
 Table 2 protocol it trains smoothly to test −ELBO / NLL 91.99 / 86.90 (centered on μ: 116.99 /
-102.75, stopped early at epoch 44).
+102.75, stopped early at epoch 44). Not every run is smooth: its planar*20 row went unstable
+in epochs 2-30 and ended behind the diagonal Gaussian (96.50), which a 15-epoch check with
+another data order did not repeat.
 
 Each example's map is still a planar step (b is any real and depends on the context only, not
 on z); at the identity start û = 0, so m_k = μ and every mode starts the same.
