@@ -150,12 +150,13 @@ def _protocol(args, counts):
                 latent_dim=args.latent_dim, encoder_units=encoder, decoder_units=decoder,
                 batch_size=args.batch_size, learning_rate=args.learning_rate,
                 learning_rate_schedule=args.learning_rate_schedule,
+                gradient_clip_norm=args.gradient_clip_norm,
                 warmup_epochs=args.warmup_epochs, max_epochs=args.max_epochs,
                 patience=args.patience, iw_samples=args.iw_samples, seed=args.seed)
 
 
 # Protocol keys added after rows were recorded, with the value those rows were trained with.
-_ADDED_PROTOCOL_KEYS = {"learning_rate_schedule": "constant"}
+_ADDED_PROTOCOL_KEYS = {"learning_rate_schedule": "constant", "gradient_clip_norm": None}
 
 
 def _with_added_keys(protocol):
@@ -271,6 +272,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
         flow=flow, latent_dim=args.latent_dim, epochs=args.max_epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         learning_rate_schedule=args.learning_rate_schedule,
+        gradient_clip_norm=args.gradient_clip_norm,
         warmup_epochs=args.warmup_epochs, dataset=dataset, output_dir=str(run_dir),
         iw_samples=args.iw_samples, seed=args.seed, resume=True, patience=args.patience,
         iw_chunk_size=args.iw_chunk_size, verbose=args.verbose))
@@ -398,7 +400,8 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         "gated convolutional networks (stronger: their plain VAE's −ELBO, 86.55, is 3.4 nats "
         "below R&M's diagonal row).",
         f"- Training: Adam (lr {protocol['learning_rate']}"
-        f"{_schedule_words(protocol)}), batch {protocol['batch_size']}, "
+        f"{_schedule_words(protocol)}{_clip_words(protocol)}), "
+        f"batch {protocol['batch_size']}, "
         f"KL warm-up over {protocol['warmup_epochs']} epochs "
         f"({protocol['warmup_epochs'] * 50000 // protocol['batch_size']:,} steps), "
         f"early stopping on the validation ELBO (patience {protocol['patience']} "
@@ -457,6 +460,11 @@ def _schedule_words(protocol):
     if _with_added_keys(protocol)["learning_rate_schedule"] == "cosine":
         return f", cosine decay to 0 over the {protocol['max_epochs']} epochs"
     return ", constant"
+
+
+def _clip_words(protocol):
+    clip = _with_added_keys(protocol)["gradient_clip_norm"]
+    return "" if clip is None else f", gradients clipped to global norm {clip:g}"
 
 
 def _gap_section(records, window=40):
@@ -604,6 +612,8 @@ def parse_args(argv=None):
     parser.add_argument("--learning_rate_schedule", default="cosine",
                         choices=("constant", "cosine"),
                         help="cosine: decayed to 0 over --max_epochs; or constant.")
+    parser.add_argument("--gradient_clip_norm", type=float, default=None,
+                        help="Clip each step's gradient to this global norm (default: none).")
     parser.add_argument("--warmup_epochs", type=float, default=20,
                         help="KL warm-up length in epochs (20 epochs of 500 batches of 100: "
                         "T = 10,000 steps, the paper's).")
@@ -629,6 +639,9 @@ def parse_args(argv=None):
     if args.patience < 0 or not args.learning_rate > 0:
         parser.error(f"--patience must be >= 0 and --learning_rate > 0; got "
                      f"{args.patience}, {args.learning_rate}.")
+    if args.gradient_clip_norm is not None and not 0 < args.gradient_clip_norm < math.inf:
+        parser.error(f"--gradient_clip_norm must be a positive number; got "
+                     f"{args.gradient_clip_norm}.")
     args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     return args
 

@@ -226,11 +226,35 @@ def test_resume_refuses_corrupt_checkpoints_and_other_settings(tmp_path):
         training.train(dataclasses.replace(more, latent_dim=4))
 
 
+def test_gradient_clip_norm_rescales_what_adam_sees():
+    """Clipped at c, a gradient g of norm > c updates Adam exactly as g · c / ‖g‖ would; one
+    of norm ≤ c is untouched. Off by default."""
+    assert job._optimizer(configs.TrainConfig(), 10).global_clipnorm is None
+    clip = configs.TrainConfig(gradient_clip_norm=2.0)
+    spike, scaled, small = ([300.0, 400.0, 0.0], [1.2, 1.6, 0.0], [0.3, -0.4, 1.0])
+
+    def trajectory(config, steps):
+        optimizer = job._optimizer(config, 10)
+        variable = keras.Variable(np.zeros(3, np.float32))
+        optimizer.build([variable])
+        for g in steps:
+            optimizer.apply([tf.constant(g)], [variable])
+        return variable.numpy()
+
+    clipped = trajectory(clip, [spike, small])
+    np.testing.assert_allclose(clipped, trajectory(configs.TrainConfig(), [scaled, small]),
+                               rtol=1e-6)
+    assert not np.allclose(clipped, trajectory(configs.TrainConfig(), [spike, small]))
+    np.testing.assert_array_equal(trajectory(clip, [small, scaled]),
+                                  trajectory(configs.TrainConfig(), [small, scaled]))
+
+
 def test_command_line_mistakes_are_one_line(tmp_path):
     for flags, expected in (
         (["--learning_rate=-1"], "`learning_rate` must be a positive finite number, got -1.0"),
         (["--epochs=0"], "`epochs` must be a positive integer, got 0"),
         (["--warmup_epochs=-2"], "`warmup_epochs` must be a non-negative finite number"),
+        (["--gradient_clip_norm=0"], "`gradient_clip_norm` must be a positive finite number"),
         (["--verbose=5"], "`verbose` must be one of 0, 1, 2, got 5"),
         (["--strategy=tpu"], "--strategy"),
         (["--batch_size=100000", "--max_train_examples=64", "--epochs=1", "--nojit_compile"],

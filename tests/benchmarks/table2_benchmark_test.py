@@ -96,6 +96,8 @@ def test_arguments_are_validated():
         table2.parse_args(["--iw_samples=0"])
     with pytest.raises(SystemExit):
         table2.parse_args(["--learning_rate=-1"])
+    with pytest.raises(SystemExit):
+        table2.parse_args(["--gradient_clip_norm=0"])
     assert table2.parse_args(["--rows=diag, planar*10"]).rows == ["diag", "planar*10"]
 
 
@@ -118,6 +120,17 @@ def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_p
     table2._check_run_dir(tmp_path / "row", constant)  # An earlier run folder resumes.
     with pytest.raises(SystemExit, match=r"differs in \['learning_rate_schedule'\]"):
         table2._check_run_dir(tmp_path / "row", cosine)
+
+
+def test_rows_recorded_before_clipping_was_a_setting_count_as_unclipped(tmp_path):
+    counts = dict(train=1, valid=1, test=1)
+    unclipped = table2._protocol(table2.parse_args([]), counts)
+    clipped = table2._protocol(table2.parse_args(["--gradient_clip_norm=500"]), counts)
+    earlier = {k: v for k, v in unclipped.items() if k != "gradient_clip_norm"}
+    assert table2._same_protocol(earlier, unclipped)
+    assert not table2._same_protocol(earlier, clipped)
+    assert "gradients clipped to global norm 500" in table2._clip_words(clipped)
+    assert table2._clip_words(earlier) == ""
 
 
 def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path, monkeypatch,

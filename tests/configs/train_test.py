@@ -21,7 +21,7 @@ def test_numeric_settings_are_validated():
     for name, bad in (("learning_rate", -1.0), ("latent_dim", 0), ("epochs", 2.5),
                       ("warmup_epochs", float("inf")), ("patience", -1), ("seed", -3),
                       ("max_train_examples", 0), ("verbose", 3), ("binarization", "soft"),
-                      ("learning_rate_schedule", "linear")):
+                      ("learning_rate_schedule", "linear"), ("gradient_clip_norm", 0.0)):
         with pytest.raises(ValueError, match=f"`{name}`"):
             configs.TrainConfig(**{name: bad})
 

@@ -41,6 +41,12 @@ class TrainConfig:
         "to 0 over the --epochs budget (lr_t = lr (1 + cos(pi t / T)) / 2, T = epochs x steps "
         "per epoch), which removes the parameter noise of the last epochs.",
         choices=("constant", "cosine"))
+    gradient_clip_norm: Optional[float] = fields.option(
+        None, "Rescale each step's gradient to this global norm (over all variables) when it "
+        "is larger, before Adam (Keras's `global_clipnorm`); default: no clipping. Deep planar "
+        "flows can take rare gradient spikes of 100-10,000x the typical norm. Under a multi-replica "
+        "--strategy Keras clips each replica's share before they are summed.",
+        fields.check_positive_float)
     warmup_epochs: float = fields.option(
         15.0, "KL warm-up length in epochs: beta_t = min(1, 0.01 + t/T), T = warmup_epochs x "
         "steps per epoch optimizer steps; 0: no warm-up.", fields.check_non_negative_float)
@@ -92,8 +98,8 @@ class TrainConfig:
     # checkpoint was written with other values (the others may change between sessions).
     RESUME_FIXED: ClassVar[tuple] = (
         "flow", "latent_dim", "batch_size", "learning_rate", "learning_rate_schedule",
-        "warmup_epochs", "dataset", "binarization", "seed", "num_samples", "max_train_examples",
-        "precision")
+        "gradient_clip_norm", "warmup_epochs", "dataset", "binarization", "seed", "num_samples",
+        "max_train_examples", "precision")
 
     @property
     def resume_fixed(self):

@@ -85,6 +85,17 @@ def _learning_rate(config, total_steps):
     return config.learning_rate
 
 
+def _optimizer(config, total_steps):
+    """Adam with the config's learning rate and, when set, global-norm gradient clipping.
+
+    Keras's `global_clipnorm` rescales the step's gradient g to g · c / ‖g‖ when ‖g‖ > c (the
+    norm over all variables together), so a rare spike cannot inflate Adam's moment estimates;
+    a step with ‖g‖ ≤ c is untouched.
+    """
+    return keras.optimizers.Adam(_learning_rate(config, total_steps),
+                                 global_clipnorm=config.gradient_clip_norm)
+
+
 def _load_data(config):
     splits = data.load_binarized_mnist(config.dataset, binarization=config.binarization,
                                        seed=config.seed)
@@ -145,8 +156,7 @@ def train(config, callbacks=()):
                              precision=config.precision,
                              posterior_kwargs=_posterior_kwargs(checkpoint_dir, config.resume))
         vae.build((None, x_train.shape[-1]))
-        vae.compile(optimizer=keras.optimizers.Adam(
-                        _learning_rate(config, config.epochs * steps_per_epoch)),
+        vae.compile(optimizer=_optimizer(config, config.epochs * steps_per_epoch),
                     jit_compile=config.jit_compile,
                     steps_per_execution=steps_per_execution)
         vae.optimizer.build(vae.trainable_variables)
