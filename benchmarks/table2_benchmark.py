@@ -70,6 +70,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from tfp_nfvi import data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfp_nfvi import models  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tfp_nfvi.internal import validation  # pylint: disable=wrong-import-position
 
 ROWS = ("diag", "planar*10", "planar*20", "planar*40", "planar*80", "radial*10", "iaf*2",
         "realnvp*4", "householder*10", "sylvester_o*4", "sylvester_h*4", "sylvester_t*4",
@@ -639,9 +640,11 @@ def parse_args(argv=None):
     if args.patience < 0 or not args.learning_rate > 0:
         parser.error(f"--patience must be >= 0 and --learning_rate > 0; got "
                      f"{args.patience}, {args.learning_rate}.")
-    if args.gradient_clip_norm is not None and not 0 < args.gradient_clip_norm < math.inf:
-        parser.error(f"--gradient_clip_norm must be a positive number; got "
-                     f"{args.gradient_clip_norm}.")
+    if args.gradient_clip_norm is not None:  # The check TrainConfig makes, before any work.
+        try:
+            validation.check_positive_float(args.gradient_clip_norm, "gradient_clip_norm")
+        except ValueError as e:
+            parser.error(str(e))
     args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     return args
 

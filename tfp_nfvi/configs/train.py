@@ -44,8 +44,8 @@ class TrainConfig:
     gradient_clip_norm: Optional[float] = fields.option(
         None, "Rescale each step's gradient to this global norm (over all variables) when it "
         "is larger, before Adam (Keras's `global_clipnorm`); default: no clipping. Deep planar "
-        "flows can take rare gradient spikes of 100-10,000x the typical norm. Under a multi-replica "
-        "--strategy Keras clips each replica's share before they are summed.",
+        "flows can take rare gradient spikes of 100-10,000x the typical norm. Under a "
+        "multi-replica --strategy Keras clips each replica's share before they are summed.",
         fields.check_positive_float)
     warmup_epochs: float = fields.option(
         15.0, "KL warm-up length in epochs: beta_t = min(1, 0.01 + t/T), T = warmup_epochs x "
