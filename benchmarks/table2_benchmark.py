@@ -42,10 +42,10 @@ continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train
 `resume`). A row's `train_seconds` counts only the training done by the call that finished
 it (`resumed_from_epoch` says where it started).
 
-Planar rows of an earlier planar model (records without today's `PLANAR_MODEL`: started at
-zero head output, with uncentered offsets, or centered on the base mean itself) count as done;
-`--retrain_old_planar` trains them again (the old run folder is kept as `<row>.old_planar`, the old record moves to
-`<results>_replaced.json`).
+Rows of an earlier step model (records without today's `STEP_MODELS`: planar steps started at
+zero head output, with uncentered offsets, or centered on the base mean itself; radial steps
+with uncentered centres) count as done; `--retrain_old_models` trains them again (the old run
+folder is kept as `<row>.old_planar`, the old record moves to `<results>_replaced.json`).
 
 Rows: `ROWS` below; a new posterior (e.g. `sylvester_o*16`, `householder*10`, `nsf*4`) is one
 more entry there and, when a paper reports it, one entry in `PAPERS`.
@@ -194,13 +194,17 @@ def _write_json(records, path):
     os.replace(temporary, path)
 
 
-# Today's planar steps: identity start (`identity_params`) and offsets relative to the base
-# mean's path through the flow (`Flow(center_planar="mean_path")`). Written into a row's run
-# folder when it starts and copied into its record; planar rows recorded with less were
-# trained by an earlier model.
-PLANAR_MODEL = {"planar_start": "identity", "planar_offset": "mean_path"}
+# Today's step models, by step kind. Planar: identity start (`identity_params`) and offsets
+# relative to the base mean's path through the flow (`Flow(center_planar="mean_path")`);
+# radial: centres relative to the same path (`Flow(center_radial="mean_path")`). A row's
+# model (those of its kinds) is written into its run folder when it starts and copied into
+# its record; rows recorded with less were trained by an earlier model.
+STEP_MODELS = {
+    "planar": {"planar_start": "identity", "planar_offset": "mean_path"},
+    "radial": {"radial_center": "mean_path"},
+}
 # What a record with each earlier value (None: without the key) was trained with, for the notes.
-_EARLIER_PLANAR = {
+_EARLIER_MODEL = {
     "planar_start": {
         None: "started at zero head output (wᵀû = m(0) = −0.31, a contraction by 0.69 per "
               "step)"},
@@ -210,19 +214,27 @@ _EARLIER_PLANAR = {
         "centered": "took their offsets relative to the base mean μ itself, not to μ's path "
                     "through the steps before each (`center_planar=\"base_mean\"`: at K = 80 "
                     "the later steps' inputs were far from μ and training was unstable)"},
+    "radial_center": {
+        None: "took their centres from the head in absolute coordinates, not relative to "
+              "the base mean's path (uncentered: near 0, away from the posterior's mass)"},
 }
 _MODEL_MARKER = "planar_start.json"  # The name earlier run folders have.
 
 
-def _old_planar(record):
-    """Whether a record's planar steps are an earlier model's (see `PLANAR_MODEL`)."""
-    return "planar" in record["flow"] and any(
-        record.get(k) != v for k, v in PLANAR_MODEL.items())
+def row_model(flow):
+    """Today's model of the step kinds in a row's flow spec (see `STEP_MODELS`)."""
+    kinds = {part.split("*")[0].split("(")[0].strip() for part in flow.split(",")}
+    return {k: v for kind in sorted(kinds) for k, v in STEP_MODELS.get(kind, {}).items()}
+
+
+def _old_model(record):
+    """Whether a record's steps are an earlier model's (see `STEP_MODELS`)."""
+    return any(record.get(k) != v for k, v in row_model(record["flow"]).items())
 
 
 def _earlier_words(record):
-    return " and ".join(_EARLIER_PLANAR[k][record.get(k)]
-                        for k, v in PLANAR_MODEL.items() if record.get(k) != v)
+    return " and ".join(_EARLIER_MODEL[k][record.get(k)]
+                        for k, v in row_model(record["flow"]).items() if record.get(k) != v)
 
 
 def _folder_model(run_dir):
@@ -230,18 +242,19 @@ def _folder_model(run_dir):
     return json.loads(marker.read_text()) if marker.exists() else {}
 
 
-def _set_aside_old_run(run_dir):
-    """Renames a run folder of an earlier planar model to `<row>.old_planar[<n>]`."""
-    if not run_dir.exists() or _folder_model(run_dir) == PLANAR_MODEL:
+def _set_aside_old_run(run_dir, flow):
+    """Renames a run folder of an earlier step model to `<row>.old_planar[<n>]`."""
+    model = row_model(flow)
+    if not run_dir.exists() or all(_folder_model(run_dir).get(k) == v for k, v in model.items()):
         return
     old, n = run_dir.with_name(run_dir.name + ".old_planar"), 1
     while old.exists():
         old, n = run_dir.with_name(f"{run_dir.name}.old_planar{n}"), n + 1
     run_dir.rename(old)
-    print(f"{run_dir.name}: the run of an earlier planar model moved to {old}.", flush=True)
+    print(f"{run_dir.name}: the run of an earlier step model moved to {old}.", flush=True)
 
 
-def _check_run_dir(run_dir, protocol):
+def _check_run_dir(run_dir, protocol, flow):
     """A row's checkpoints may only be resumed under the protocol that wrote them."""
     marker = run_dir / "protocol.json"
     if marker.exists():
@@ -257,7 +270,7 @@ def _check_run_dir(run_dir, protocol):
         with open(marker, "w") as f:
             json.dump(protocol, f, indent=2)
         with open(run_dir / _MODEL_MARKER, "w") as f:
-            json.dump(PLANAR_MODEL, f)
+            json.dump(row_model(flow), f)
 
 
 def run_row(flow, args, dataset, protocol, work_dir):
@@ -266,7 +279,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
     from tfp_nfvi.configs import TrainConfig  # pylint: disable=g-import-not-at-top
 
     run_dir = work_dir / _slug(flow)
-    _check_run_dir(run_dir, protocol)
+    _check_run_dir(run_dir, protocol, flow)
     start = time.perf_counter()
     # The one coupling to the training command: its config and library entry point.
     result = training.train(TrainConfig(
@@ -281,7 +294,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
     return dict(
         **_curves(run_dir, result["best_epoch"]),
         flow=flow,
-        # The planar model the run folder was started with (`PLANAR_MODEL` for new folders).
+        # The step model the run folder was started with (`row_model` for new folders).
         **_folder_model(run_dir),
         test_neg_elbo=-result["test_elbo"],
         test_nll=result["test_nll"],
@@ -352,7 +365,7 @@ def _fmt(value, digits=2):
 def write_markdown(records, path, protocol, replaced=(), baseline=()):
     """The table with the papers' figures beside ours, and the protocol differences.
 
-    `replaced`: earlier records of rows trained again (`--retrain_old_planar`), for the notes.
+    `replaced`: earlier records of rows trained again (`--retrain_old_models`), for the notes.
     `baseline`: records of the same rows under another protocol (`--baseline`), compared row
     by row in a section of their own.
     """
@@ -414,7 +427,7 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
         "- † The row was resumed from a checkpoint: its train s and steps/s count only the "
         "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
-        *_planar_model_notes(records, replaced, path.stem + "_replaced.json"),
+        *_step_model_notes(records, replaced, path.stem + "_replaced.json"),
         "",
         *_baseline_section(records, baseline, protocol),
         *_gap_section(records),
@@ -444,9 +457,10 @@ def _baseline_section(records, baseline, protocol):
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(b['test_neg_elbo'])} | "
             f"{r['test_neg_elbo'] - b['test_neg_elbo']:+.2f} | {_fmt(r['test_nll'])} | "
             f"{_fmt(b['test_nll'])} | {r['test_nll'] - b['test_nll']:+.2f} |")
-    earlier = sorted({_earlier_words(b) for r, b in pairs if _old_planar(b) and not _old_planar(r)})
+    earlier = sorted({f"{b['flow']}'s steps {_earlier_words(b)}" for r, b in pairs
+                      if _old_model(b) and not _old_model(r)})
     if earlier:
-        lines += ["", "The baseline's planar rows are also an earlier planar model's: their steps "
+        lines += ["", "Some baseline rows are also an earlier step model's: "
                   + "; ".join(earlier) + "."]
     ours = {r["flow"] for r in records}
     missing = [b for b in baseline if b["flow"] not in ours]
@@ -499,21 +513,21 @@ def _gap_section(records, window=40):
     ]
 
 
-def _planar_model_notes(records, replaced=(), replaced_name="table2_replaced.json"):
-    """Names the planar rows trained again, and those still of an earlier planar model."""
+def _step_model_notes(records, replaced=(), replaced_name="table2_replaced.json"):
+    """Names the rows trained again, and those still of an earlier step model."""
     lines = []
     if replaced:
         lines.append(
             "- Rows trained again; their earlier runs gave −ELBO / NLL " + ", ".join(
                 f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])}"
-                for r in replaced) + f" (`{replaced_name}`), trained with planar steps that "
+                for r in replaced) + f" (`{replaced_name}`), trained with steps that "
             + "; ".join(sorted({_earlier_words(r) for r in replaced})) + ".")
     old = {}
     for r in records:
-        if _old_planar(r):
+        if _old_model(r):
             old.setdefault(_earlier_words(r), []).append(r["flow"])
-    lines += [f"- Rows {', '.join(rows)} are an earlier planar model's: their steps {words}; "
-              "the comparison with today's planar rows is not controlled."
+    lines += [f"- Rows {', '.join(rows)} are an earlier step model's: their steps {words}; "
+              "the comparison with today's rows is not controlled."
               for words, rows in old.items()]
     return lines
 
@@ -628,9 +642,9 @@ def parse_args(argv=None):
                         help="Another results JSON whose rows are compared with ours in the "
                         "Markdown table (default: <results>_constant_lr.json beside --results, "
                         "the constant-rate table, when it exists).")
-    parser.add_argument("--retrain_old_planar", action="store_true",
-                        help="Train again the planar rows of an earlier planar model (see "
-                        "PLANAR_MODEL; their old records go to <results>_replaced.json).")
+    parser.add_argument("--retrain_old_models", "--retrain_old_planar", action="store_true",
+                        help="Train again the rows of an earlier step model (see STEP_MODELS; "
+                        "their old records go to <results>_replaced.json).")
     args = parser.parse_args(argv)
     for name in ("max_epochs", "iw_samples", "iw_chunk_size", "latent_dim", "batch_size",
                  "train_digits", "valid_digits", "test_digits"):
@@ -662,12 +676,12 @@ def main(argv=None):
     for flow in args.rows:
         done = [r for r in records
                 if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]
-        retrain = args.retrain_old_planar and any(_old_planar(r) for r in done)
+        retrain = args.retrain_old_models and any(_old_model(r) for r in done)
         if done and not retrain:
             print(f"{flow}: done (in {results}); skipped.", flush=True)
             continue
-        if args.retrain_old_planar and "planar" in flow:  # Also an interrupted earlier run.
-            _set_aside_old_run(work_dir / _slug(flow))
+        if args.retrain_old_models:  # Also an interrupted earlier run.
+            _set_aside_old_run(work_dir / _slug(flow), flow)
         print(f"{flow}: training (checkpoints in {work_dir / _slug(flow)}).", flush=True)
         record = run_row(flow, args, dataset, protocol, work_dir)
         if retrain:

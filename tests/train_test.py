@@ -90,7 +90,7 @@ def test_command_writes_every_promised_file_and_is_quiet(tmp_path):
     run_config = json.loads((checkpoints / "run_config.json").read_text())
     assert run_config["flow"] == "planar*2"
     assert run_config["posterior_kwargs"] == {  # Today's defaults.
-        "context_to_output": True, "center_planar": "mean_path"}
+        "context_to_output": True, "center_planar": "mean_path", "center_radial": "mean_path"}
     events = list((out / training.TENSORBOARD_DIR).rglob("events.out.tfevents.*"))
     assert {e.parent.name for e in events} == {"train", "validation"}
 
@@ -120,7 +120,8 @@ def test_run_started_by_an_earlier_version_resumes(tmp_path, monkeypatch):
     monkeypatch.undo()
     path = tmp_path / training.CHECKPOINT_DIR / "run_config.json"
     saved = json.loads(path.read_text())
-    assert saved.pop("posterior_kwargs") == {"context_to_output": False, "center_planar": "off"}
+    assert saved.pop("posterior_kwargs") == {
+        "context_to_output": False, "center_planar": "off", "center_radial": "off"}
     path.write_text(json.dumps(saved))  # As the earlier version wrote it.
     resumed = training.train(dataclasses.replace(config, epochs=2, resume=True))
     assert resumed["resumed_from_epoch"] == 1 and resumed["epochs_run"] == 2

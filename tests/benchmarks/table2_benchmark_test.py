@@ -102,10 +102,10 @@ def test_arguments_are_validated():
 
 
 def test_interrupted_row_with_another_protocol_is_refused(tmp_path):
-    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100))
-    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100))  # Same protocol: resumes.
+    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100), "diag")
+    table2._check_run_dir(tmp_path / "row", dict(max_epochs=100), "diag")  # Same: resumes.
     with pytest.raises(SystemExit, match=r"another protocol \(differs in \['max_epochs'\]\)"):
-        table2._check_run_dir(tmp_path / "row", dict(max_epochs=5))
+        table2._check_run_dir(tmp_path / "row", dict(max_epochs=5), "diag")
 
 
 def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_path):
@@ -116,10 +116,10 @@ def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_p
     assert table2._same_protocol(earlier, constant)
     assert not table2._same_protocol(earlier, cosine)
     assert not table2._same_protocol(None, constant)
-    table2._check_run_dir(tmp_path / "row", earlier)
-    table2._check_run_dir(tmp_path / "row", constant)  # An earlier run folder resumes.
+    table2._check_run_dir(tmp_path / "row", earlier, "diag")
+    table2._check_run_dir(tmp_path / "row", constant, "diag")  # An earlier run folder resumes.
     with pytest.raises(SystemExit, match=r"differs in \['learning_rate_schedule'\]"):
-        table2._check_run_dir(tmp_path / "row", cosine)
+        table2._check_run_dir(tmp_path / "row", cosine, "diag")
 
 
 def test_rows_recorded_before_clipping_was_a_setting_count_as_unclipped(tmp_path):
@@ -133,18 +133,23 @@ def test_rows_recorded_before_clipping_was_a_setting_count_as_unclipped(tmp_path
     assert table2._clip_words(earlier) == ""
 
 
-def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path, monkeypatch,
-                                                                      capsys):
-    args = ["--rows=diag,planar*2,planar*4", f"--results={tmp_path}/table2.json",
+def test_retrain_old_models_trains_rows_of_earlier_step_models_again(tmp_path, monkeypatch,
+                                                                     capsys):
+    args = ["--rows=diag,planar*2,planar*4,radial*2", f"--results={tmp_path}/table2.json",
             f"--work_dir={tmp_path}/runs", "--iw_samples=20"]
     counts = dict(train=400, valid=100, test=50)
     protocol = table2._protocol(table2.parse_args(args), counts)
     # planar*2: recorded before the identity start (no keys); planar*4: identity start, but
-    # before centered offsets. Their run folders hold those runs.
+    # before centered offsets; radial*2: before centred radial steps (the folder's marker is
+    # a planar model's, as earlier runners wrote for every row). Their run folders hold those
+    # runs.
     old = [_record("diag", 95.0, 90.0, protocol), _record("planar*2", 94.0, 89.0, protocol),
-           dict(_record("planar*4", 93.5, 88.5, protocol), planar_start="identity")]
+           dict(_record("planar*4", 93.5, 88.5, protocol), planar_start="identity"),
+           dict(_record("radial*2", 95.5, 90.5, protocol), planar_start="identity",
+                planar_offset="mean_path")]
     (tmp_path / "table2.json").write_text(json.dumps(old))
-    for row, model in (("planarx2", None), ("planarx4", {"planar_start": "identity"})):
+    for row, model in (("planarx2", None), ("planarx4", {"planar_start": "identity"}),
+                       ("radialx2", {"planar_start": "identity", "planar_offset": "mean_path"})):
         (tmp_path / "runs" / row).mkdir(parents=True)
         (tmp_path / "runs" / row / "ckpt").write_text("old run")
         if model:
@@ -152,7 +157,7 @@ def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path,
     trained = []
 
     def fake_row(flow, args, dataset, protocol, work_dir):  # Training, without TensorFlow.
-        table2._check_run_dir(work_dir / table2._slug(flow), protocol)
+        table2._check_run_dir(work_dir / table2._slug(flow), protocol, flow)
         trained.append(flow)
         return dict(_record(flow, 93.0, 88.0, protocol),
                     **table2._folder_model(work_dir / table2._slug(flow)))
@@ -162,45 +167,53 @@ def test_retrain_old_planar_trains_rows_of_earlier_planar_models_again(tmp_path,
     table2.main(args)
     assert trained == []  # Without the flag, old rows count as done ...
     text = (tmp_path / "table2.md").read_text()
-    assert ("Rows planar*2 are an earlier planar model's: their steps started at zero head "
+    assert ("Rows planar*2 are an earlier step model's: their steps started at zero head "
             "output") in text
-    assert "Rows planar*4 are an earlier planar model's: their steps took their offsets" in text
-    table2.main(args + ["--retrain_old_planar"])
-    assert trained == ["planar*2", "planar*4"]  # diag has no planar steps: kept.
-    for row in ("planarx2", "planarx4"):
+    assert "Rows planar*4 are an earlier step model's: their steps took their offsets" in text
+    assert ("Rows radial*2 are an earlier step model's: their steps took their centres from "
+            "the head in absolute coordinates") in text
+    table2.main(args + ["--retrain_old_models"])
+    assert trained == ["planar*2", "planar*4", "radial*2"]  # diag has no such steps: kept.
+    for row, flow in (("planarx2", "planar*2"), ("planarx4", "planar*4"),
+                      ("radialx2", "radial*2")):
         assert (tmp_path / "runs" / f"{row}.old_planar" / "ckpt").read_text() == "old run"
-        assert table2._folder_model(tmp_path / "runs" / row) == table2.PLANAR_MODEL
+        assert table2._folder_model(tmp_path / "runs" / row) == table2.row_model(flow)
+    assert table2.row_model("radial*2") == {"radial_center": "mean_path"}
     records = json.loads((tmp_path / "table2.json").read_text())
     assert [(r["flow"], r["test_nll"]) for r in records] == [
-        ("diag", 90.0), ("planar*2", 88.0), ("planar*4", 88.0)]
-    assert not any(table2._old_planar(r) for r in records)
+        ("diag", 90.0), ("planar*2", 88.0), ("planar*4", 88.0), ("radial*2", 88.0)]
+    assert not any(table2._old_model(r) for r in records)
     replaced = json.loads((tmp_path / "table2_replaced.json").read_text())
-    assert [(r["flow"], r["test_nll"]) for r in replaced] == [("planar*2", 89.0),
-                                                              ("planar*4", 88.5)]
+    assert [(r["flow"], r["test_nll"]) for r in replaced] == [
+        ("planar*2", 89.0), ("planar*4", 88.5), ("radial*2", 90.5)]
     text = (tmp_path / "table2.md").read_text()
     assert "their earlier runs gave −ELBO / NLL planar*2 94.00 / 89.00, planar*4 93.50" in text
-    assert "trained with planar steps that started at zero head output" in text
-    assert "is an earlier planar model's" not in text
-    table2.main(args + ["--retrain_old_planar"])  # Today's model: done.
-    assert trained == ["planar*2", "planar*4"]
+    assert "trained with steps that started at zero head output" in text
+    assert "is an earlier step model's" not in text
+    table2.main(args + ["--retrain_old_planar"])  # Today's model: done (the flag's old name).
+    assert trained == ["planar*2", "planar*4", "radial*2"]
     # An interrupted run of an earlier model (no record yet) starts afresh, not resumed.
     (tmp_path / "runs" / "planarx8").mkdir()
     (tmp_path / "runs" / "planarx8" / table2._MODEL_MARKER).write_text(
         json.dumps({"planar_start": "identity"}))
-    table2.main(args[:1] + ["--rows=planar*8"] + args[1:] + ["--retrain_old_planar"])
+    table2.main(args[:1] + ["--rows=planar*8"] + args[1:] + ["--retrain_old_models"])
     assert (tmp_path / "runs" / "planarx8.old_planar").exists()
-    assert table2._folder_model(tmp_path / "runs" / "planarx8") == table2.PLANAR_MODEL
+    assert table2._folder_model(tmp_path / "runs" / "planarx8") == table2.row_model("planar*8")
 
 
-def test_earlier_planar_models_are_named_by_what_they_were_trained_with():
-    today = dict(_record("planar*8", 90.0, 86.0, {}), **table2.PLANAR_MODEL)
-    assert not table2._old_planar(today)
+def test_earlier_step_models_are_named_by_what_they_were_trained_with():
+    today = dict(_record("planar*8", 90.0, 86.0, {}), **table2.row_model("planar*8"))
+    assert not table2._old_model(today)
     base_mean = dict(today, planar_offset="centered")
-    assert table2._old_planar(base_mean)
+    assert table2._old_model(base_mean)
     assert "relative to the base mean μ itself" in table2._earlier_words(base_mean)
     uncentered = {k: v for k, v in today.items() if k != "planar_offset"}
     assert table2._earlier_words(uncentered).startswith("took their offsets b from the head")
-    assert not table2._old_planar(dict(_record("diag", 95.0, 90.0, {})))
+    assert not table2._old_model(dict(_record("diag", 95.0, 90.0, {})))
+    mixed = dict(_record("planar*2,radial*2", 90.0, 86.0, {}), **table2.row_model("planar*8"))
+    assert table2._old_model(mixed)
+    assert table2._earlier_words(mixed).startswith("took their centres from the head")
+    assert not table2._old_model(dict(mixed, radial_center="mean_path"))
 
 
 def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_path,

@@ -12,6 +12,7 @@ from tfp_nfvi import bijectors  # pylint: disable=g-import-not-at-top,unused-imp
 from tfp_nfvi import flows  # pylint: disable=g-import-not-at-top
 
 from tfp_nfvi.flows import planar  # pylint: disable=g-import-not-at-top
+from tfp_nfvi.flows import radial  # pylint: disable=g-import-not-at-top
 
 
 def test_params_are_u_w_b_and_global_start():
@@ -58,11 +59,16 @@ def _random_head(flow, context):
     return flow(context)
 
 
-@pytest.mark.parametrize("spec", ["planar*3", "planar*2,radial,planar*2", "planar,iaf,planar"])
-def test_mean_path_centering_by_hand(spec):
+@pytest.mark.parametrize("spec,center_radial", [
+    ("planar*3", "mean_path"), ("planar*2,radial,planar*2", "mean_path"),
+    ("planar*2,radial,planar*2", "off"), ("radial,planar,radial", "base_mean"),
+    ("planar,iaf,planar", "mean_path")])
+def test_mean_path_centering_by_hand(spec, center_radial):
     # Each planar step is a Planar bijector with b = b̃ − wᵀm, m the image of the base mean
-    # under every step before it (planar or not), built here one step at a time.
-    flow = flows.Flow(3, spec, seed=0, hidden_units=(8,), dtype="float64")
+    # under every step before it (planar or not), built here one step at a time; each radial
+    # step a Radial bijector with centre m + z̃0 (μ + z̃0 for "base_mean", z̃0 for "off").
+    flow = flows.Flow(3, spec, seed=0, hidden_units=(8,), center_radial=center_radial,
+                      dtype="float64")
     context = tf.random.stateless_normal([5, 4], seed=[1, 2], dtype=tf.float64)
     q = _random_head(flow, context)
     assert flow.center_planar == "mean_path"
@@ -75,8 +81,13 @@ def test_mean_path_centering_by_hand(spec):
             block, j = entry
             u, w, b = block[:, j, :3], block[:, j, 3:6], block[:, j, 6]
             part = bijectors.Planar(u, w, b - tf.reduce_sum(w * m, -1))
-        else:  # radial (its head slice, uncentered) or iaf (its own network)
-            part = step(context, params=None if entry is None else entry[0][:, entry[1], :])
+        elif isinstance(step, radial.RadialStep):
+            block, j = entry
+            _, alpha, beta = step.bijector_args(block[:, j])
+            origin = {"mean_path": m, "base_mean": mu, "off": 0.0}[center_radial]
+            part = bijectors.Radial(origin + block[:, j, :3], alpha, beta)
+        else:  # iaf (its own network)
+            part = step(context)
         expected, m = part.forward(expected), part.forward(m)
     np.testing.assert_allclose(q.bijector.forward(z), expected, rtol=1e-9)
     np.testing.assert_allclose(q.log_prob(q.bijector.forward(z)),
@@ -120,4 +131,5 @@ def test_centering_options_and_saved_configs():
         flows.Flow(3, "planar*2", center_planar="mean")
     # A global flow's offset is a free weight already: no centering.
     global_flow = flows.Flow(3, "planar*2", seed=0, dtype="float64")
-    assert global_flow._centering_loc(None, global_flow(None).distribution) is None
+    global_flow(None)
+    assert global_flow._center_modes(None) == ["off", "off"]  # pylint: disable=protected-access

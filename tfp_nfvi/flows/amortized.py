@@ -53,6 +53,8 @@ class AmortizedFlowPosterior(flow_lib.Flow):
       center_planar: where planar steps center their hyperplanes: "mean_path" (on the
         image of the base mean μ(h) under the steps before each), "base_mean" or "off"
         (see `Flow`).
+      center_radial: where radial steps put their centres: "mean_path" (relative to the same
+        path), "base_mean" or "off" (see `Flow`).
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization.
       validate_args: passed to the bijectors.
@@ -71,6 +73,7 @@ class AmortizedFlowPosterior(flow_lib.Flow):
         log_scale_clip=3.0,
         context_to_output=True,
         center_planar="mean_path",
+        center_radial="mean_path",
         min_scale=1e-4,
         head_init_scale=1e-2,
         validate_args=False,
@@ -81,7 +84,7 @@ class AmortizedFlowPosterior(flow_lib.Flow):
             validation.check_positive_int(latent_dim, "latent_dim"), flow=flow,
             hidden_units=hidden_units, activation=activation, log_scale_clip=log_scale_clip,
             context_to_output=context_to_output, center_planar=center_planar,
-            min_scale=min_scale,
+            center_radial=center_radial, min_scale=min_scale,
             head_init_scale=head_init_scale, validate_args=validate_args, seed=seed, **kwargs)
         self.latent_dim = self.event_size
 

@@ -59,10 +59,11 @@ _STEP_OPTIONS = {
 }
 # Options whose default changed since v0.1, with the value a config saved without them means
 # (`Flow.from_config`, and the models that keep a flow's arguments in their own config).
-LEGACY_OPTIONS = {"context_to_output": False, "center_planar": "off"}
-# `center_planar` values; the booleans are what configs saved by the previous versions hold.
-CENTER_PLANAR_VALUES = ("mean_path", "base_mean", "off")
-_CENTER_PLANAR_BOOLEANS = {True: "base_mean", False: "off"}
+LEGACY_OPTIONS = {"context_to_output": False, "center_planar": "off", "center_radial": "off"}
+# `center_planar` / `center_radial` values; the booleans are what configs saved by earlier
+# versions hold for `center_planar`.
+CENTER_VALUES = ("mean_path", "base_mean", "off")
+_CENTER_BOOLEANS = {True: "base_mean", False: "off"}
 
 
 def with_legacy_options(kwargs):
@@ -76,13 +77,13 @@ def legacy_option_values(flow):
     return {key: getattr(flow, key) for key in LEGACY_OPTIONS}
 
 
-def _check_center_planar(value):
+def _check_center(value, name):
     if isinstance(value, (bool, np.bool_)):
-        return _CENTER_PLANAR_BOOLEANS[bool(value)]
-    if value not in CENTER_PLANAR_VALUES:
+        return _CENTER_BOOLEANS[bool(value)]
+    if value not in CENTER_VALUES:
         raise ValueError(
-            f"`center_planar` must be one of {CENTER_PLANAR_VALUES} (or a saved config's "
-            f"True / False), got {value!r}.")
+            f"`{name}` must be one of {CENTER_VALUES} (or a saved config's True / False), "
+            f"got {value!r}.")
     return value
 
 
@@ -130,6 +131,10 @@ class Flow(keras.layers.Layer):
         m_k = f_k(m_{k−1}); "base_mean", relative to μ(c) itself, b_k = b̃_k − w_kᵀμ(c) (the
         previous version's `True`); "off", b_k = b̃_k as the head emits it (the earlier head,
         and `False`). A saved config without the key loads as "off".
+      center_radial: with a context, where radial steps put their centres (see `radial`):
+        "mean_path" (the default), z0_k = m_{k−1} + z̃0_k on the same path of the base mean
+        as `center_planar`'s; "base_mean", z0_k = μ(c) + z̃0_k; "off", z0_k = z̃0_k as the
+        head emits it (earlier versions, and a saved config without the key).
       min_scale: floor added to the base standard deviation.
       head_init_scale: relative stddev of the parameter head at initialization (context).
       init_scale: stddev of the random initialization of global step parameters.
@@ -153,6 +158,7 @@ class Flow(keras.layers.Layer):
         log_scale_clip=3.0,
         context_to_output=True,
         center_planar="mean_path",
+        center_radial="mean_path",
         min_scale=1e-4,
         head_init_scale=1e-2,
         init_scale=0.1,
@@ -171,7 +177,8 @@ class Flow(keras.layers.Layer):
         self.activation = activation
         self.log_scale_clip = float(log_scale_clip)
         self.context_to_output = bool(context_to_output)
-        self.center_planar = _check_center_planar(center_planar)
+        self.center_planar = _check_center(center_planar, "center_planar")
+        self.center_radial = _check_center(center_radial, "center_radial")
         self.min_scale = float(min_scale)
         self.head_init_scale = float(head_init_scale)
         self.init_scale = float(init_scale)
@@ -365,11 +372,11 @@ class Flow(keras.layers.Layer):
         context = self._check_context(context)
         return self._chain(context, self._base(context))
 
-    def _centering_loc(self, context, base):
-        """μ(c) `[B, D]` that planar steps are centered on (see `center_planar`), or None."""
-        if context is None or self.center_planar == "off" or not self.trainable_base:
-            return None
-        return base.loc
+    def _center_modes(self, context):
+        """Each step's centering ("mean_path", "base_mean" or "off"; see `center_planar`)."""
+        if context is None or not self.trainable_base:  # A global step's θ is a free weight.
+            return ["off"] * len(self.steps)
+        return [getattr(self, s.center_option) if s.center_option else "off" for s in self.steps]
 
     def _chain(self, context, base):
         """`bijector` for an already checked context and the base distribution at it.
@@ -378,15 +385,15 @@ class Flow(keras.layers.Layer):
         (planar: `PlanarStack`) becomes one bijector with stacked parameters (for a context,
         one slice of the flow head); it equals the chain of the steps' bijectors.
 
-        Centering (`center_planar`): `loc` is the point the steps are centered on, μ(c) for
-        "base_mean"; for "mean_path" it follows μ(c) through the flow, `loc ← f(loc)` after
-        each bijector (in closed form inside a centered run: `center_params`), up to the last
-        step that is centered.
+        Centering (`center_planar`, `center_radial`): a "base_mean" step is centered on μ(c);
+        a "mean_path" step on `path`, which follows μ(c) through the flow, `path ← f(path)`
+        after each bijector (in closed form inside a centered run: `center_params`), up to
+        the last "mean_path" step.
         """
         blocks = [None] * len(self.steps) if context is None else self._head_blocks(context)
-        loc = self._centering_loc(context, base)
-        follow = self.center_planar == "mean_path"
-        last_centered = max((k for k, s in enumerate(self.steps) if s.centers_params), default=-1)
+        modes = self._center_modes(context)
+        mean = path = base.loc if any(m != "off" for m in modes) else None
+        last_on_path = max((k for k, m in enumerate(modes) if m == "mean_path"), default=-1)
         reverse = np.arange(self.event_size - 1, -1, -1, dtype=np.int32)
         bijectors, seen, k = [], False, 0
         while k < len(self.steps):
@@ -397,21 +404,23 @@ class Flow(keras.layers.Layer):
             if step.reverses_coordinates:
                 if seen:
                     bijectors.append(tfb.Permute(permutation=reverse))
-                    if loc is not None and follow and k <= last_centered:
-                        loc = bijectors[-1].forward(loc)
+                    if k <= last_on_path:
+                        path = bijectors[-1].forward(path)
                 seen = True
             params = None if blocks[k] is None else (
                 blocks[k][0][..., blocks[k][1] : blocks[k][1] + run, :])
-            loc_after = None
-            if params is not None and loc is not None and step.centers_params:
-                params, loc_after = step.center_params(params, loc, follow_path=follow)
+            path_after = None
+            if params is not None and modes[k] != "off":
+                follow = modes[k] == "mean_path"
+                params, path_after = step.center_params(
+                    params, path if follow else mean, follow_path=follow)
             if run > 1:
                 bijectors.append(type(step).stacked(self.steps[k : k + run], params=params))
             else:
                 bijectors.append(
                     step(context, params=None if params is None else params[..., 0, :]))
-            if loc is not None and follow and k + run - 1 < last_centered:
-                loc = bijectors[-1].forward(loc) if loc_after is None else loc_after
+            if k + run - 1 < last_on_path:
+                path = bijectors[-1].forward(path) if path_after is None else path_after
             k += run
         return tfb.Chain(bijectors[::-1])
 
@@ -436,6 +445,7 @@ class Flow(keras.layers.Layer):
             log_scale_clip=self.log_scale_clip,
             context_to_output=self.context_to_output,
             center_planar=self.center_planar,
+            center_radial=self.center_radial,
             min_scale=self.min_scale,
             head_init_scale=self.head_init_scale,
             init_scale=self.init_scale,

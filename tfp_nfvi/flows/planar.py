@@ -65,7 +65,7 @@ class PlanarStep(step.ParameterizedStep):
         d = self.event_size
         return params[..., :d], params[..., d : 2 * d], params[..., 2 * d]
 
-    centers_params = True
+    center_option = "center_planar"
 
     def center_params(self, params, loc, follow_path=True):
         """`[u_k, w_k, b̃_k] ↦ [u_k, w_k, b̃_k − w_kᵀ m_{k−1}]` along μ's path, and `m_n`.

@@ -54,9 +54,9 @@ class FlowStep(keras.layers.Layer):
     # Whether a fixed coordinate reversal goes before this step when an earlier step of the
     # flow also has it set (autoregressive and coupling steps see the coordinates in order).
     reverses_coordinates = False
-    # Whether a context flow re-expresses this step's head output relative to a point
-    # (`ParameterizedStep.center_params`; `Flow(center_planar=...)`).
-    centers_params = False
+    # The `Flow` option that says where a context flow centers this kind's head output
+    # (`ParameterizedStep.center_params`: "center_planar", "center_radial"), or None.
+    center_option = None
 
     def __init__(self, event_size, seed=None, kind_index=0, validate_args=False, **kwargs):
         super().__init__(**kwargs)
@@ -119,13 +119,13 @@ class ParameterizedStep(FlowStep):
         return None
 
     def center_params(self, params, loc, follow_path=True):
-        """`(θ relative to loc, the image of loc)` for a run of steps (if `centers_params`).
+        """`(θ relative to loc, the image of loc)` for a run of steps (if `center_option`).
 
         Args:
           params: the head's output for `n` consecutive steps of this kind, `[..., n, P]`.
           loc: the point the run is centered on, `[..., D]`.
           follow_path: center each step on the image of `loc` under the run's steps before
-            it (`Flow(center_planar="mean_path")`), else every step on `loc` ("base_mean").
+            it (the option's "mean_path"), else every step on `loc` ("base_mean").
 
         Returns:
           The parameters `[..., n, P]` and, when following the path, `f(loc)` `[..., D]`
