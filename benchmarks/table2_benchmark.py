@@ -47,6 +47,10 @@ zero head output, with uncentered offsets, or centered on the base mean itself; 
 with uncentered centres) count as done; `--retrain_old_models` trains them again (the old run
 folder is kept as `<row>.old_planar`, the old record moves to `<results>_replaced.json`).
 
+Several runners may share one `--results` file and `--work_dir` on one machine (e.g. two
+processes on other rows): each reads the file again before it writes its row, and a row
+that a live runner holds (its process id in `--work_dir/<row>.lock`) is skipped by the others.
+
 Rows: `ROWS` below; a new posterior (e.g. `sylvester_o*16`, `householder*10`, `nsf*4`) is one
 more entry there and, when a paper reports it, one entry in `PAPERS`.
 """
@@ -240,6 +244,41 @@ def _earlier_words(record):
 def _folder_model(run_dir):
     marker = run_dir / _MODEL_MARKER
     return json.loads(marker.read_text()) if marker.exists() else {}
+
+
+def _row_lock(run_dir):
+    return run_dir.with_name(run_dir.name + ".lock")
+
+
+def _claim_row(run_dir):
+    """Takes the row for this process; False if another live runner holds it.
+
+    The lock is the holder's process id in `<row>.lock` beside the row folder; one of a
+    process that has ended (an interrupted runner) is taken over. Processes of one machine
+    only: the id is checked with `os.kill(pid, 0)`.
+    """
+    lock = _row_lock(run_dir)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        holder = int(lock.read_text())
+    except (FileNotFoundError, ValueError):
+        holder = None
+    if holder is not None and holder != os.getpid():
+        try:
+            os.kill(holder, 0)
+            return False
+        except ProcessLookupError:
+            pass  # The holder has ended.
+        except PermissionError:
+            return False  # Alive, another user's.
+    lock.write_text(str(os.getpid()))
+    return True
+
+
+def _release_row(run_dir):
+    lock = _row_lock(run_dir)
+    if lock.exists() and lock.read_text().strip() == str(os.getpid()):
+        lock.unlink()
 
 
 def _set_aside_old_run(run_dir, flow):
@@ -680,13 +719,23 @@ def main(argv=None):
         if done and not retrain:
             print(f"{flow}: done (in {results}); skipped.", flush=True)
             continue
-        if args.retrain_old_models:  # Also an interrupted earlier run.
-            _set_aside_old_run(work_dir / _slug(flow), flow)
-        print(f"{flow}: training (checkpoints in {work_dir / _slug(flow)}).", flush=True)
-        record = run_row(flow, args, dataset, protocol, work_dir)
+        run_dir = work_dir / _slug(flow)
+        if not _claim_row(run_dir):
+            print(f"{flow}: being trained by another runner ({_row_lock(run_dir)}); "
+                  "skipped.", flush=True)
+            continue
+        try:
+            if args.retrain_old_models:  # Also an interrupted earlier run.
+                _set_aside_old_run(run_dir, flow)
+            print(f"{flow}: training (checkpoints in {run_dir}).", flush=True)
+            record = run_row(flow, args, dataset, protocol, work_dir)
+        finally:
+            _release_row(run_dir)
         if retrain:
             replaced = _replaced_path(results)
             _write_json(_load_records(replaced) + done, replaced)
+        # Read again: another runner on other rows may have written the file meanwhile.
+        records = _backfill_curves(_load_records(results), work_dir)
         records = [r for r in records if r["flow"] != flow] + [record]
         order = {f: i for i, f in reversed(list(enumerate(ROWS + tuple(args.rows))))}
         records.sort(key=lambda r: order.get(r["flow"], len(order)))  # The table's order.
@@ -694,6 +743,7 @@ def main(argv=None):
         print(json.dumps({k: record[k] for k in ("flow", "test_neg_elbo", "test_nll",
                                                  "epochs", "train_seconds", "eval_seconds")}),
               flush=True)
+    records = _backfill_curves(_load_records(results), work_dir)
     _write_outputs(records, results, protocol, baseline)
     print(f"\nTable 2 ({counts['test']:,} test digits, S = {args.iw_samples:,}); "
           f"{results}, {results.with_suffix('.md').name}, {results.with_suffix('.png').name}")

@@ -2,7 +2,10 @@
 
 import importlib.util
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -230,6 +233,51 @@ def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_
     table2.main(args)
     assert "| diag | 95.00 | 97.00 | -2.00 | 89.00 | 90.00 | -1.00 |" in (
         tmp_path / "table2.md").read_text()
+
+
+def test_two_runners_share_one_results_file_and_skip_each_others_rows(tmp_path, monkeypatch,
+                                                                      capsys):
+    args = ["--rows=diag,planar*2,planar*4", f"--results={tmp_path}/table2.json",
+            f"--work_dir={tmp_path}/runs"]
+    counts = dict(train=400, valid=100, test=50)
+    protocol = table2._protocol(table2.parse_args(args), counts)
+    # planar*4 is held by another live process (this test's parent), as a second runner would.
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "planarx4.lock").write_text(str(os.getppid()))
+    trained = []
+
+    def fake_row(flow, args, dataset, protocol, work_dir):
+        trained.append(flow)
+        if flow == "diag":  # Meanwhile the other runner finishes a row of its own.
+            other = json.loads((tmp_path / "table2.json").read_text()) if (
+                tmp_path / "table2.json").exists() else []
+            (tmp_path / "table2.json").write_text(json.dumps(
+                other + [dict(_record("planar*8", 92.0, 87.0, protocol),
+                              **table2.row_model("planar*8"))]))
+        return dict(_record(flow, 95.0, 89.0, protocol), **table2.row_model(flow))
+
+    monkeypatch.setattr(table2, "_dataset", lambda args, work_dir: ("data", counts))
+    monkeypatch.setattr(table2, "run_row", fake_row)
+    table2.main(args)
+    assert trained == ["diag", "planar*2"]
+    assert "planar*4: being trained by another runner" in capsys.readouterr().out
+    records = json.loads((tmp_path / "table2.json").read_text())
+    assert [(r["flow"], r["test_nll"]) for r in records] == [
+        ("diag", 89.0), ("planar*2", 89.0), ("planar*8", 87.0)]
+    assert not (tmp_path / "runs" / "diag.lock").exists()  # Released after the row.
+    assert (tmp_path / "runs" / "planarx4.lock").exists()  # Another's: left alone.
+
+
+def test_the_lock_of_a_runner_that_has_ended_is_taken_over(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    run_dir = tmp_path / "planarx2"
+    table2._row_lock(run_dir).write_text(ended)
+    assert table2._claim_row(run_dir)
+    assert table2._row_lock(run_dir).read_text() == str(os.getpid())
+    assert table2._claim_row(run_dir)  # Held by this process already.
+    table2._release_row(run_dir)
+    assert not table2._row_lock(run_dir).exists()
 
 
 @pytest.mark.slow  # About a minute on a quiet 2-core machine (XLA compiles per row).
