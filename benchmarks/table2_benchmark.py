@@ -45,7 +45,7 @@ it (`resumed_from_epoch` says where it started).
 Rows of an earlier step model (records without today's `STEP_MODELS`: planar steps started at
 zero head output, with uncentered offsets, or centered on the base mean itself; radial steps
 with uncentered centres) count as done; `--retrain_old_models` trains them again (the old run
-folder is kept as `<row>.old_planar`, the old record moves to `<results>_replaced.json`).
+folder is kept as `<row>.old_model`, the old record moves to `<results>_replaced.json`).
 
 Several runners may share one `--results` file and `--work_dir` on one machine (e.g. two
 processes on other rows): each reads the file again before it writes its row, and a row
@@ -282,13 +282,13 @@ def _release_row(run_dir):
 
 
 def _set_aside_old_run(run_dir, flow):
-    """Renames a run folder of an earlier step model to `<row>.old_planar[<n>]`."""
+    """Renames a run folder of an earlier step model to `<row>.old_model[<n>]`."""
     model = row_model(flow)
     if not run_dir.exists() or all(_folder_model(run_dir).get(k) == v for k, v in model.items()):
         return
-    old, n = run_dir.with_name(run_dir.name + ".old_planar"), 1
+    old, n = run_dir.with_name(run_dir.name + ".old_model"), 1
     while old.exists():
-        old, n = run_dir.with_name(f"{run_dir.name}.old_planar{n}"), n + 1
+        old, n = run_dir.with_name(f"{run_dir.name}.old_model{n}"), n + 1
     run_dir.rename(old)
     print(f"{run_dir.name}: the run of an earlier step model moved to {old}.", flush=True)
 

@@ -179,7 +179,7 @@ def test_retrain_old_models_trains_rows_of_earlier_step_models_again(tmp_path, m
     assert trained == ["planar*2", "planar*4", "radial*2"]  # diag has no such steps: kept.
     for row, flow in (("planarx2", "planar*2"), ("planarx4", "planar*4"),
                       ("radialx2", "radial*2")):
-        assert (tmp_path / "runs" / f"{row}.old_planar" / "ckpt").read_text() == "old run"
+        assert (tmp_path / "runs" / f"{row}.old_model" / "ckpt").read_text() == "old run"
         assert table2._folder_model(tmp_path / "runs" / row) == table2.row_model(flow)
     assert table2.row_model("radial*2") == {"radial_center": "mean_path"}
     records = json.loads((tmp_path / "table2.json").read_text())
@@ -200,7 +200,7 @@ def test_retrain_old_models_trains_rows_of_earlier_step_models_again(tmp_path, m
     (tmp_path / "runs" / "planarx8" / table2._MODEL_MARKER).write_text(
         json.dumps({"planar_start": "identity"}))
     table2.main(args[:1] + ["--rows=planar*8"] + args[1:] + ["--retrain_old_models"])
-    assert (tmp_path / "runs" / "planarx8.old_planar").exists()
+    assert (tmp_path / "runs" / "planarx8.old_model").exists()
     assert table2._folder_model(tmp_path / "runs" / "planarx8") == table2.row_model("planar*8")
 
 
