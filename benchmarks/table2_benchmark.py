@@ -39,8 +39,9 @@ loaded the machine 3-10x (850-3,650 s). The whole table is a few hours; run it i
 
 Resumable: a row whose record (same protocol) is in the JSON is skipped; an interrupted row
 continues from its last epoch checkpoint in `--work_dir/<row>/` (`tfp_nfvi.train`'s
-`resume`). A row's `train_seconds` counts only the training done by the call that finished
-it (`resumed_from_epoch` says where it started).
+`resume`). A row's `train_seconds` and `steps_per_second` cover its `timed_epochs`: all its
+epochs, those of interrupted sessions included (the timing is checkpointed), except for rows
+resumed from checkpoints written before it was (they count from `resumed_from_epoch`).
 
 Rows of an earlier step model (records without today's `STEP_MODELS`: planar steps started at
 zero head output, with uncentered offsets, or centered on the base mean itself; radial steps
@@ -343,6 +344,7 @@ def run_row(flow, args, dataset, protocol, work_dir):
         best_epoch=result["best_epoch"],
         best_val_neg_elbo=-result["best_val_elbo"],
         train_seconds=result["train_seconds"],
+        timed_epochs=result["timed_epochs"],
         eval_seconds=result.get("eval_seconds"),
         wall_seconds=wall,
         seconds_per_epoch=result["seconds_per_epoch"],
@@ -431,7 +433,7 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         lines.append(
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(r['test_nll'])} | "
             f"{_fmt(r.get('train_neg_elbo_at_best'))} | {r['epochs']} ({r['best_epoch']}) | "
-            f"{_fmt(r['train_seconds'], 0)}{' †' if r.get('resumed_from_epoch') else ''} | "
+            f"{_train_seconds_cell(r)} | "
             f"{_fmt(r['eval_seconds'], 0)} | {_fmt(r['steps_per_second'], 1)} | "
             + " | ".join(cells) + " |")
     encoder, decoder = protocol["encoder_units"], protocol["decoder_units"]
@@ -464,8 +466,9 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         f"- Evaluation: our −ELBO and NLL are measured on the test digits; NLL uses "
         f"S = {protocol['iw_samples']:,} importance samples like vdB. R&M and T&W report "
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
-        "- † The row was resumed from a checkpoint: its train s and steps/s count only the "
-        "epochs trained by the session that finished it (from `resumed_from_epoch` on).",
+        "- † The row was resumed from a checkpoint written before the timing was "
+        "checkpointed: its train s and steps/s count only the epochs trained by the session "
+        "that finished it (from `resumed_from_epoch` on; – where that session only evaluated).",
         *_step_model_notes(records, replaced, path.stem + "_replaced.json"),
         "",
         *_baseline_section(records, baseline, protocol),
@@ -632,6 +635,18 @@ def _write_outputs(records, results, protocol, baseline=()):
                    _load_records(_replaced_path(results)), baseline)
     write_figure(records, results.with_suffix(".png"))
     write_curves_figure(records, results.with_name(results.stem + "_curves.png"))
+
+
+def _timed_epochs(record):
+    """The epochs a record's train_seconds cover (older records: those after the resume)."""
+    return record.get("timed_epochs", record["epochs"] - record.get("resumed_from_epoch", 0))
+
+
+def _train_seconds_cell(record):
+    timed = _timed_epochs(record)
+    if timed <= 0:
+        return "– †"
+    return _fmt(record["train_seconds"], 0) + (" †" if timed < record["epochs"] else "")
 
 
 def _table(records):

@@ -52,11 +52,12 @@ def _command(cwd, *flags):
 
 
 def _checkpoint_values(run_dir):
-    """Every tensor of the run's latest checkpoint, by name (the step counter included)."""
+    """Every tensor of the run's latest checkpoint, by name (the step counter included; the
+    timing totals left out: wall-clock time differs between runs)."""
     path = tf.train.latest_checkpoint(os.path.join(run_dir, training.CHECKPOINT_DIR))
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")}
+            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "timer/"))}
 
 
 def _assert_same_state(a, b):
@@ -100,9 +101,12 @@ def test_resume_continues_exactly(tmp_path):
     config = configs.TrainConfig(**TINY, epochs=3, output_dir=str(tmp_path / "full"))
     full = training.train(config)
     split = dataclasses.replace(config, output_dir=str(tmp_path / "split"))
-    training.train(dataclasses.replace(split, epochs=2))
+    first = training.train(dataclasses.replace(split, epochs=2))
     resumed = training.train(dataclasses.replace(split, resume=True))
     assert resumed["resumed_from_epoch"] == 2
+    # The timing is checkpointed: the resumed call's totals cover all 3 epochs.
+    assert first["timed_epochs"] == 2 and resumed["timed_epochs"] == 3
+    assert resumed["train_seconds"] > first["train_seconds"]
     assert resumed["optimizer_steps"] == full["optimizer_steps"] == 3 * 256 // 64
     for key in ("loss", "elbo", "val_elbo"):
         np.testing.assert_array_equal(resumed["history"][key], full["history"][key][-1:])

@@ -49,6 +49,21 @@ def test_markdown_puts_the_papers_beside_our_rows(tmp_path):
     assert (tmp_path / "t.png").stat().st_size > 10_000
 
 
+def test_train_seconds_that_miss_epochs_are_marked(tmp_path):
+    protocol = table2._protocol(table2.parse_args([]), dict(train=50000, valid=10000,
+                                                             test=10000))
+    timed = dict(_record("diag", 95.0, 90.0, protocol), resumed_from_epoch=40, timed_epochs=100)
+    # Records of runs resumed from checkpoints without timing: only the last session counts.
+    partly = dict(_record("planar*10", 94.0, 89.0, protocol), resumed_from_epoch=40)
+    evaluated_only = dict(_record("iaf*2", 93.0, 88.0, protocol), resumed_from_epoch=100,
+                          train_seconds=0.0)
+    table2.write_markdown([timed, partly, evaluated_only], tmp_path / "t.md", protocol)
+    cells = {line.split("|")[1].strip(): line.split("|")[6].strip()
+             for line in (tmp_path / "t.md").read_text().splitlines()
+             if line.startswith("| ") and "posterior" not in line}
+    assert cells == {"diag": "600", "planar*10": "600 †", "iaf*2": "– †"}
+
+
 def test_markdown_compares_rows_with_a_baseline_protocol(tmp_path):
     counts = dict(train=50000, valid=10000, test=10000)
     cosine = table2._protocol(table2.parse_args(["--learning_rate_schedule=cosine"]), counts)
@@ -304,3 +319,6 @@ def test_end_to_end_on_a_slice_and_resume(tmp_path, capsys):
     assert "diag: done" in capsys.readouterr().out
     again = json.loads((tmp_path / "table2.json").read_text())
     assert again[1]["resumed_from_epoch"] == 2 and again[1]["test_nll"] == records[1]["test_nll"]
+    # Its training time is checkpointed: the record keeps it though nothing was trained.
+    assert again[1]["timed_epochs"] == 2
+    assert again[1]["train_seconds"] == pytest.approx(records[1]["train_seconds"])

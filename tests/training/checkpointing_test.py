@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfp_nfvi.training import checkpointing
 
@@ -44,3 +45,31 @@ def test_other_settings_and_corrupt_files_are_refused_by_name(tmp_path):
     (tmp_path / checkpointing.CONFIG_FILE).write_text("{trunc")
     with pytest.raises(checkpointing.CheckpointError, match="run_config.json is truncated"):
         _saver(tmp_path, _model()).restore()
+
+
+def test_optional_state_is_saved_and_may_be_missing_from_earlier_checkpoints(tmp_path):
+    model = _model()
+    counter = tf.Variable(0, dtype=tf.int64)
+    saver = checkpointing.RunCheckpoint(str(tmp_path / "new"), model, dict(flow="a"),
+                                        ("flow",), optional_state=dict(timer=counter))
+    saver.start()
+    counter.assign(7)
+    saver.on_epoch_end(0)
+    restored = tf.Variable(0, dtype=tf.int64)
+    assert checkpointing.RunCheckpoint(
+        str(tmp_path / "new"), _model(), dict(flow="a"), ("flow",),
+        optional_state=dict(timer=restored)).restore() == 1
+    assert int(restored) == 7
+    # A checkpoint written without it (an earlier version) restores; the variable keeps its
+    # initial value. A missing required object is still refused.
+    old = _saver(tmp_path / "old", _model())
+    old.start()
+    old.on_epoch_end(0)
+    missing = tf.Variable(5, dtype=tf.int64)
+    assert checkpointing.RunCheckpoint(
+        str(tmp_path / "old"), _model(), dict(flow="a"), ("flow",),
+        optional_state=dict(timer=missing)).restore() == 1
+    assert int(missing) == 5
+    with pytest.raises(checkpointing.CheckpointError, match="ckpt-1"):
+        checkpointing.RunCheckpoint(str(tmp_path / "old"), _model(), dict(flow="a"), ("flow",),
+                                    timer=tf.train.Checkpoint(v=missing)).restore()

@@ -59,17 +59,25 @@ class RunCheckpoint(keras.callbacks.Callback):
       config: a dict of the run's settings (JSON-serializable).
       fixed_keys: the keys of `config` a resumed run must share with the saved run.
       max_to_keep: checkpoints kept.
-      **state: more trackables to save (e.g. `ResumableEarlyStopping.state`).
+      optional_state: a dict of trackables saved like `state` but restored only where the
+        checkpoint holds them: state added after runs began (`StepTimer.state`), which the
+        checkpoints of earlier versions lack; those keep their initial values.
+      **state: more trackables to save and restore (e.g. `ResumableEarlyStopping.state`).
     """
 
-    def __init__(self, directory, model, config, fixed_keys, max_to_keep=2, **state):
+    def __init__(self, directory, model, config, fixed_keys, max_to_keep=2,
+                 optional_state=None, **state):
         super().__init__()
         self.directory = directory
         self.config = dict(config)
         self.fixed_keys = tuple(fixed_keys)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=model.optimizer, epoch=self.epoch, **state)
+        required = dict(model=model, optimizer=model.optimizer, epoch=self.epoch, **state)
+        optional_state = dict(optional_state or {})
+        self.checkpoint = tf.train.Checkpoint(**required, **optional_state)
+        # A second root over the same saved names, without `optional_state`: restoring through
+        # it checks that every object of `required` is in the file.
+        self._required = tf.train.Checkpoint(**required)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep)
 
     @property
@@ -110,7 +118,8 @@ class RunCheckpoint(keras.callbacks.Callback):
             return 0
         self._check_config()
         try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            self._required.restore(path).assert_existing_objects_matched().expect_partial()
+            self.checkpoint.restore(path).expect_partial()
         except (tf.errors.OpError, ValueError, AssertionError, IndexError, RuntimeError) as error:
             message = getattr(error, "message", None) or str(error)
             raise CheckpointError(

@@ -4,7 +4,8 @@ The library behind `python -m tfp_nfvi.train`; see `tfp_nfvi.configs.TrainConfig
 settings. The output directory receives:
 
 * `checkpoints/`: a `tf.train.Checkpoint` every epoch (weights, optimizer slots and step counter,
-  the model's seed-stream states, the epoch and the early-stopping state), the run's settings
+  the model's seed-stream states, the epoch, the early-stopping state and the timing totals),
+  the run's settings
   (`run_config.json`) and the best epoch's weights (`best-<epoch>.weights.h5`); `resume=True`
   restores the latest checkpoint and continues exactly where the run stopped, even after a
   crash (`tfp_nfvi.training.checkpointing`). `run_config.json` also records the posterior's
@@ -14,8 +15,11 @@ settings. The output directory receives:
   kl per epoch under `train/` and `validation/`).
 * `results.json`: flow, test_elbo (mean ELBO on the test set, nats, negative), test_nll
   (importance-sampled −log p(x) with `iw_samples` draws, nats, positive), iw_samples,
-  seconds_per_epoch, steps_per_second (steady state: each epoch's first execution, which
-  includes compilation, is left out), num_parameters, and the settings of the run.
+  seconds_per_epoch (this call's epochs), steps_per_second (steady state: each epoch's first
+  execution, which includes compilation, is left out), train_seconds and the timed_epochs they
+  cover (with steps_per_second, these include the epochs of earlier, resumed calls: the timing
+  is checkpointed; runs started before it was count from their resume), eval_seconds,
+  num_parameters, and the settings of the run.
 * `samples.png`: test digits, their reconstructions and samples from the model.
 * `saved_model/` (or `export_dir`): the trained model as a SavedModel that runs without
   tfp_nfvi or TFP (`tfp_nfvi.serving.export_saved_model`).
@@ -164,9 +168,10 @@ def train(config, callbacks=()):
     stopping = early_stopping.ResumableEarlyStopping(_MONITOR, config.patience)
     run_config = dict(dataclasses.asdict(config),
                       **{_POSTERIOR_KWARGS: vae.get_config()["posterior_kwargs"]})
+    timer = timing.StepTimer()
     saver = checkpointing.RunCheckpoint(
         checkpoint_dir, vae, run_config, config.resume_fixed,
-        early_stopping=stopping.state)
+        optional_state=dict(timer=timer.state), early_stopping=stopping.state)
     initial_epoch = saver.restore() if config.resume else 0
     if initial_epoch == 0:
         saver.start()
@@ -174,13 +179,11 @@ def train(config, callbacks=()):
         checkpoint_dir, _MONITOR,
         initial_value_threshold=stopping.saved_best if stopping.saved_best_epoch >= 0 else None)
     best.set_model(vae)
-    timer = timing.StepTimer()
     epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False, name="data_epoch")
     train_data = pipeline.epoch_dataset(x_train, config.batch_size, config.seed, epoch,
                                         dynamic_binarization=config.binarization == "dynamic")
     del x_train  # The pipeline holds its own (uint8 for binary digits) copy: free the float32 one.
 
-    start = time.perf_counter()
     history = {}
     if initial_epoch < config.epochs and not stopping.exhausted:
         history = vae.fit(
@@ -197,7 +200,6 @@ def train(config, callbacks=()):
                        *callbacks],
             verbose=config.verbose,
         ).history
-    train_seconds = time.perf_counter() - start
     optimizer_steps = int(vae.optimizer.iterations.numpy())  # .numpy(): may be mirrored.
     best.restore(stopping.saved_best_epoch)
 
@@ -221,7 +223,8 @@ def train(config, callbacks=()):
         epochs_run=int(saver.epoch),
         seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else float("nan"),
         steps_per_second=timer.steps_per_second,
-        train_seconds=train_seconds,
+        train_seconds=timer.train_seconds,
+        timed_epochs=timer.timed_epochs,
         eval_seconds=eval_seconds,
         optimizer_steps=optimizer_steps,
         num_parameters=int(vae.count_params()),
