@@ -17,22 +17,25 @@ Protocol (one `FlowVAE` per row, trained by `tfp_nfvi.training.train`):
   (`--learning_rate_schedule=cosine`), batch 100; KL warm-up beta_t = min(1, 0.01 + t / T)
   with T = 10,000 steps (20 epochs), as in Rezende & Mohamed; early stopping on the
   validation ELBO (patience 20 epochs, best weights restored) within a budget of at most 100
-  epochs (50,000 steps, a tenth of Rezende & Mohamed's 500,000 updates). Seed 0. The first
-  table kept the rate constant (`--learning_rate_schedule=constant`); its rows are
-  `table2_constant_lr.json`, and the Markdown table compares each row with them
-  (`--baseline`): the decay gained 2.4 nats of test -ELBO on the diagonal row.
+  epochs (50,000 steps, a tenth of Rezende & Mohamed's 500,000 updates); each step's gradient
+  clipped to global norm 500 (`--gradient_clip_norm`). Seed 0. Earlier tables, each compared
+  row by row with the next (`--baseline`): `table2_constant_lr.json` kept the rate constant
+  (the decay gained 2.4 nats of test -ELBO on the diagonal row), `table2_unclipped.json` did
+  not clip (gradient spikes of norm 1e4-4e6 threw planar*20's run back to 96.50 / 90.22; rows
+  whose gradients stay below 500 train identically).
 * Evaluation on all 10,000 test digits: -ELBO, the mean of a single-sample ELBO per digit;
   NLL = -log p(x) by importance sampling with S = 5,000 samples from the flow posterior per
   digit (`FlowVAE.log_likelihood`, in chunks), as van den Berg et al. (2018).
 
 Output: `benchmarks/results/table2.json` (a list of records, one per finished row, keys
 `flow`, `test_neg_elbo`, `test_nll`, `iw_samples`, `num_test_digits`, `epochs`,
-`train_seconds`, `eval_seconds`, `steps_per_second`, ... and the protocol), the Markdown
+`train_seconds`, `timed_epochs`, `eval_seconds`, `steps_per_second`, ... and the protocol;
+times are wall-clock on the machine as it was, another row or job beside it included), the Markdown
 table `table2.md` beside it with the papers' figures in columns beside ours, and the figure
 `table2.png` (-ELBO and NLL against the number of planar steps K, with the paper's points).
 
-Cost on the 2-core CPU (batch 100, 500 steps per epoch, 100 epochs), from the records: on a
-quiet machine iaf*2, realnvp*4 and householder*10 train in 420-480 s (137-158 steps/s),
+Cost on the 2-core CPU (batch 100, 500 steps per epoch, 100 epochs), from the records of
+`table2_unclipped.json` (clipping costs nothing measurable): on a quiet machine iaf*2, realnvp*4 and householder*10 train in 420-480 s (137-158 steps/s),
 nsf_coupling*4 in 770 s, sylvester_t*4 in 1,840 s (35 steps/s); the NLL with S = 5,000 over the
 10,000 test digits takes 300-780 s. The first rows (diag, planar*, radial) ran while other jobs
 loaded the machine 3-10x (850-3,650 s). The whole table is a few hours; run it in the background.
@@ -466,6 +469,9 @@ def write_markdown(records, path, protocol, replaced=(), baseline=()):
         f"- Evaluation: our −ELBO and NLL are measured on the test digits; NLL uses "
         f"S = {protocol['iw_samples']:,} importance samples like vdB. R&M and T&W report "
         "only bounds (−ELBO), so compare their columns with our −ELBO column.",
+        "- Times (train s, eval s, steps/s) are wall-clock on the machine as it was: a row "
+        "trained beside another row or job took longer. Speed is measured in "
+        "`benchmarks/vae_speed_benchmark.py`, not here.",
         "- † The row was resumed from a checkpoint written before the timing was "
         "checkpointed: its train s and steps/s count only the epochs trained by the session "
         "that finished it (from `resumed_from_epoch` on; – where that session only evaluated).",
@@ -499,11 +505,10 @@ def _baseline_section(records, baseline, protocol):
             f"| {r['flow']} | {_fmt(r['test_neg_elbo'])} | {_fmt(b['test_neg_elbo'])} | "
             f"{r['test_neg_elbo'] - b['test_neg_elbo']:+.2f} | {_fmt(r['test_nll'])} | "
             f"{_fmt(b['test_nll'])} | {r['test_nll'] - b['test_nll']:+.2f} |")
-    earlier = sorted({f"{b['flow']}'s steps {_earlier_words(b)}" for r, b in pairs
-                      if _old_model(b) and not _old_model(r)})
+    earlier = _rows_by_earlier_model(b for r, b in pairs if _old_model(b) and not _old_model(r))
     if earlier:
-        lines += ["", "Some baseline rows are also an earlier step model's: "
-                  + "; ".join(earlier) + "."]
+        lines += ["", "Some baseline rows are also an earlier step model's: " + "; ".join(
+            f"{_row_names(rows)}: steps that {words}" for words, rows in earlier.items()) + "."]
     ours = {r["flow"] for r in records}
     missing = [b for b in baseline if b["flow"] not in ours]
     if missing:
@@ -564,14 +569,22 @@ def _step_model_notes(records, replaced=(), replaced_name="table2_replaced.json"
                 f"{r['flow']} {_fmt(r['test_neg_elbo'])} / {_fmt(r['test_nll'])}"
                 for r in replaced) + f" (`{replaced_name}`), trained with steps that "
             + "; ".join(sorted({_earlier_words(r) for r in replaced})) + ".")
-    old = {}
-    for r in records:
-        if _old_model(r):
-            old.setdefault(_earlier_words(r), []).append(r["flow"])
-    lines += [f"- Rows {', '.join(rows)} are an earlier step model's: their steps {words}; "
+    lines += [f"- {_row_names(rows)}: an earlier step model's, with steps that {words}; "
               "the comparison with today's rows is not controlled."
-              for words, rows in old.items()]
+              for words, rows in _rows_by_earlier_model(r for r in records if _old_model(r)).items()]
     return lines
+
+
+def _rows_by_earlier_model(records):
+    """`{words for the earlier step model: [flows]}`, in the records' order."""
+    rows = {}
+    for r in records:
+        rows.setdefault(_earlier_words(r), []).append(r["flow"])
+    return rows
+
+
+def _row_names(flows):
+    return flows[0] if len(flows) == 1 else ", ".join(flows[:-1]) + " and " + flows[-1]
 
 
 def write_figure(records, path):
@@ -681,8 +694,8 @@ def parse_args(argv=None):
     parser.add_argument("--learning_rate_schedule", default="cosine",
                         choices=("constant", "cosine"),
                         help="cosine: decayed to 0 over --max_epochs; or constant.")
-    parser.add_argument("--gradient_clip_norm", type=float, default=None,
-                        help="Clip each step's gradient to this global norm (default: none).")
+    parser.add_argument("--gradient_clip_norm", type=float, default=500.0,
+                        help="Clip each step's gradient to this global norm (0: no clipping).")
     parser.add_argument("--warmup_epochs", type=float, default=20,
                         help="KL warm-up length in epochs (20 epochs of 500 batches of 100: "
                         "T = 10,000 steps, the paper's).")
@@ -694,8 +707,8 @@ def parse_args(argv=None):
     parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity.")
     parser.add_argument("--baseline", default=None,
                         help="Another results JSON whose rows are compared with ours in the "
-                        "Markdown table (default: <results>_constant_lr.json beside --results, "
-                        "the constant-rate table, when it exists).")
+                        "Markdown table (default: <results>_unclipped.json beside --results, "
+                        "the previous protocol's table, when it exists).")
     parser.add_argument("--retrain_old_models", "--retrain_old_planar", action="store_true",
                         help="Train again the rows of an earlier step model (see STEP_MODELS; "
                         "their old records go to <results>_replaced.json).")
@@ -708,6 +721,8 @@ def parse_args(argv=None):
     if args.patience < 0 or not args.learning_rate > 0:
         parser.error(f"--patience must be >= 0 and --learning_rate > 0; got "
                      f"{args.patience}, {args.learning_rate}.")
+    if args.gradient_clip_norm == 0:
+        args.gradient_clip_norm = None  # The protocol's value for "not clipped".
     if args.gradient_clip_norm is not None:  # The check TrainConfig makes, before any work.
         try:
             validation.check_positive_float(args.gradient_clip_norm, "gradient_clip_norm")
@@ -726,7 +741,7 @@ def main(argv=None):
     protocol = _protocol(args, counts)
     records = _backfill_curves(_load_records(results), work_dir)
     baseline = _load_records(pathlib.Path(args.baseline) if args.baseline else
-                             results.with_name(results.stem + "_constant_lr.json"))
+                             results.with_name(results.stem + "_unclipped.json"))
     for flow in args.rows:
         done = [r for r in records
                 if r["flow"] == flow and _same_protocol(r.get("protocol"), protocol)]

@@ -115,7 +115,9 @@ def test_arguments_are_validated():
     with pytest.raises(SystemExit):
         table2.parse_args(["--learning_rate=-1"])
     with pytest.raises(SystemExit):
-        table2.parse_args(["--gradient_clip_norm=0"])
+        table2.parse_args(["--gradient_clip_norm=-1"])
+    assert table2.parse_args([]).gradient_clip_norm == 500
+    assert table2.parse_args(["--gradient_clip_norm=0"]).gradient_clip_norm is None  # Off.
     assert table2.parse_args(["--rows=diag, planar*10"]).rows == ["diag", "planar*10"]
 
 
@@ -142,8 +144,8 @@ def test_rows_recorded_before_the_schedule_was_a_setting_count_as_constant(tmp_p
 
 def test_rows_recorded_before_clipping_was_a_setting_count_as_unclipped(tmp_path):
     counts = dict(train=1, valid=1, test=1)
-    unclipped = table2._protocol(table2.parse_args([]), counts)
-    clipped = table2._protocol(table2.parse_args(["--gradient_clip_norm=500"]), counts)
+    unclipped = table2._protocol(table2.parse_args(["--gradient_clip_norm=0"]), counts)
+    clipped = table2._protocol(table2.parse_args([]), counts)
     earlier = {k: v for k, v in unclipped.items() if k != "gradient_clip_norm"}
     assert table2._same_protocol(earlier, unclipped)
     assert not table2._same_protocol(earlier, clipped)
@@ -185,11 +187,12 @@ def test_retrain_old_models_trains_rows_of_earlier_step_models_again(tmp_path, m
     table2.main(args)
     assert trained == []  # Without the flag, old rows count as done ...
     text = (tmp_path / "table2.md").read_text()
-    assert ("Rows planar*2 are an earlier step model's: their steps started at zero head "
+    assert ("- planar*2: an earlier step model's, with steps that started at zero head "
             "output") in text
-    assert "Rows planar*4 are an earlier step model's: their steps took their offsets" in text
-    assert ("Rows radial*2 are an earlier step model's: their steps took their centres from "
+    assert "- planar*4: an earlier step model's, with steps that took their offsets" in text
+    assert ("- radial*2: an earlier step model's, with steps that took their centres from "
             "the head in absolute coordinates") in text
+    assert table2._row_names(["a", "b", "c"]) == "a, b and c"  # Rows of one note: one line.
     table2.main(args + ["--retrain_old_models"])
     assert trained == ["planar*2", "planar*4", "radial*2"]  # diag has no such steps: kept.
     for row, flow in (("planarx2", "planar*2"), ("planarx4", "planar*4"),
@@ -207,7 +210,7 @@ def test_retrain_old_models_trains_rows_of_earlier_step_models_again(tmp_path, m
     text = (tmp_path / "table2.md").read_text()
     assert "their earlier runs gave −ELBO / NLL planar*2 94.00 / 89.00, planar*4 93.50" in text
     assert "trained with steps that started at zero head output" in text
-    assert "is an earlier step model's" not in text
+    assert "an earlier step model's, with" not in text
     table2.main(args + ["--retrain_old_planar"])  # Today's model: done (the flag's old name).
     assert trained == ["planar*2", "planar*4", "radial*2"]
     # An interrupted run of an earlier model (no record yet) starts afresh, not resumed.
@@ -234,14 +237,13 @@ def test_earlier_step_models_are_named_by_what_they_were_trained_with():
     assert not table2._old_model(dict(mixed, radial_center="mean_path"))
 
 
-def test_the_constant_rate_table_beside_the_results_is_the_default_baseline(tmp_path,
-                                                                           monkeypatch):
+def test_the_unclipped_table_beside_the_results_is_the_default_baseline(tmp_path,
+                                                                         monkeypatch):
     args = ["--rows=diag", f"--results={tmp_path}/table2.json", f"--work_dir={tmp_path}/runs"]
     counts = dict(train=400, valid=100, test=50)
-    constant = table2._protocol(table2.parse_args(args + ["--learning_rate_schedule=constant"]),
-                                counts)
-    (tmp_path / "table2_constant_lr.json").write_text(json.dumps(
-        [_record("diag", 97.0, 90.0, constant)]))
+    unclipped = table2._protocol(table2.parse_args(args + ["--gradient_clip_norm=0"]), counts)
+    (tmp_path / "table2_unclipped.json").write_text(json.dumps(
+        [_record("diag", 97.0, 90.0, unclipped)]))
     monkeypatch.setattr(table2, "_dataset", lambda args, work_dir: ("data", counts))
     monkeypatch.setattr(table2, "run_row", lambda flow, args, dataset, protocol, work_dir: dict(
         _record(flow, 95.0, 89.0, protocol), planar_start="identity"))
