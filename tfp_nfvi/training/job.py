@@ -5,12 +5,12 @@ settings. The output directory receives:
 
 * `checkpoints/`: a `tf.train.Checkpoint` every epoch (weights, optimizer slots and step counter,
   the model's seed-stream states, the epoch, the early-stopping state and the timing totals),
-  the run's settings
-  (`run_config.json`) and the best epoch's weights (`best-<epoch>.weights.h5`); `resume=True`
-  restores the latest checkpoint and continues exactly where the run stopped, even after a
-  crash (`tfp_nfvi.training.checkpointing`). `run_config.json` also records the posterior's
-  options whose defaults have changed between versions (`flows.flow.LEGACY_OPTIONS`), so a run
-  started by an earlier version resumes with the network its checkpoints hold.
+  the run's settings (`run_config.json`) and the best epoch's weights
+  (`best-<epoch>.weights.h5`); `resume=True` restores the latest checkpoint and continues
+  exactly where the run stopped, even after a crash (`tfp_nfvi.training.checkpointing`).
+  `run_config.json` also records the posterior's options whose defaults have changed between
+  versions (`flows.flow.LEGACY_OPTIONS`), so a run started by an earlier version resumes with
+  the network its checkpoints hold.
 * `tensorboard/`: TensorBoard logs (`keras.callbacks.TensorBoard`: loss, elbo, reconstruction,
   kl per epoch under `train/` and `validation/`).
 * `results.json`: flow, test_elbo (mean ELBO on the test set, nats, negative), test_nll
