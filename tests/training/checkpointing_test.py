@@ -47,18 +47,19 @@ def test_other_settings_and_corrupt_files_are_refused_by_name(tmp_path):
         _saver(tmp_path, _model()).restore()
 
 
+def _saver_with_optional(directory, variable):
+    return checkpointing.RunCheckpoint(str(directory), _model(), dict(flow="a"), ("flow",),
+                                       optional_state=dict(timer=variable))
+
+
 def test_optional_state_is_saved_and_may_be_missing_from_earlier_checkpoints(tmp_path):
-    model = _model()
     counter = tf.Variable(0, dtype=tf.int64)
-    saver = checkpointing.RunCheckpoint(str(tmp_path / "new"), model, dict(flow="a"),
-                                        ("flow",), optional_state=dict(timer=counter))
+    saver = _saver_with_optional(tmp_path / "new", counter)
     saver.start()
     counter.assign(7)
     saver.on_epoch_end(0)
     restored = tf.Variable(0, dtype=tf.int64)
-    assert checkpointing.RunCheckpoint(
-        str(tmp_path / "new"), _model(), dict(flow="a"), ("flow",),
-        optional_state=dict(timer=restored)).restore() == 1
+    assert _saver_with_optional(tmp_path / "new", restored).restore() == 1
     assert int(restored) == 7
     # A checkpoint written without it (an earlier version) restores; the variable keeps its
     # initial value. A missing required object is still refused.
@@ -66,9 +67,7 @@ def test_optional_state_is_saved_and_may_be_missing_from_earlier_checkpoints(tmp
     old.start()
     old.on_epoch_end(0)
     missing = tf.Variable(5, dtype=tf.int64)
-    assert checkpointing.RunCheckpoint(
-        str(tmp_path / "old"), _model(), dict(flow="a"), ("flow",),
-        optional_state=dict(timer=missing)).restore() == 1
+    assert _saver_with_optional(tmp_path / "old", missing).restore() == 1
     assert int(missing) == 5
     with pytest.raises(checkpointing.CheckpointError, match="ckpt-1"):
         checkpointing.RunCheckpoint(str(tmp_path / "old"), _model(), dict(flow="a"), ("flow",),
