@@ -29,25 +29,25 @@ direction with `"iaf*K"` is the generative direction with `"maf*K"` (steps in re
 same networks).
 
 Which is the default. `benchmarks/cde_benchmark.py --study=directions` trained both on Energy
-(2-D y; 2 random splits each, the `cde` command's protocol; steps/s on a shared 2-core CPU,
-comparable within the run only):
+(2-D y; 2 random splits each, the `cde` command's protocol, planar and radial steps centred
+on the base mean's path; steps/s on a shared 2-core CPU beside another job, comparable within
+the run only):
 
 | flow | test NLL, generative | test NLL, normalizing | steps/s gen. | steps/s norm. |
 |---|---|---|---|---|
-| planar*8 | −1.07 ± 0.18 | −1.21 ± 0.24 | 156 | 123 |
-| radial*8 | −0.92 ± 0.19 | −0.99 ± 0.15 | 294 | 434 |
-| maf*4 | −1.38 ± 0.17 | −1.35 ± 0.15 | 79 | 54 |
-| nsf_coupling*4 | −1.42 ± 0.08 | −1.62 ± 0.02 | 173 | 148 |
+| planar*8 | −1.22 ± 0.24 | −1.18 ± 0.02 | 168 | 155 |
+| radial*8 | −1.03 ± 0.02 | −1.19 ± 0.10 | 194 | 188 |
+| maf*4 | −1.38 ± 0.17 | −1.35 ± 0.15 | 113 | 96 |
+| nsf_coupling*4 | −1.32 ± 0.07 | −1.47 ± 0.04 | 132 | 108 |
 
-(planar and maf rows with the identity start of planar steps and the context fed to every MADE
-output; before those changes generative planar was clearly ahead, −1.17 ± 0.07 vs −0.72 ±
-0.26.) The generative direction is the default: the test NLLs are within the split-to-split
-spread for planar, radial and MAF, and it trains faster for planar (its root search costs
-little at these sizes), MAF (one network pass for the density instead of D) and the coupling
-spline; it is also the direction the VAE posteriors use, so a spec means the same map in
-both models. The normalizing direction was ahead for the coupling spline here (by 0.2 nats)
-and is faster for radial (closed-form forward vs the inverse's quadratic) and for IAF-type
-steps: pass `direction="normalizing"` for those.
+The generative direction is the default: the test NLLs are within the split-to-split spread
+for planar and MAF, and it trains faster for planar (its root search costs little at these
+sizes), MAF (one network pass for the density instead of D) and the coupling spline; it is
+also the direction the VAE posteriors use, so a spec means the same map in both models. The
+normalizing direction was ahead here for the coupling spline (by 0.15 nats) and for radial
+(by 0.16; an earlier run with uncentred radial steps also trained it faster, 434 vs 294
+steps/s, and has it level in this one) and is faster for IAF-type steps (one pass for the
+density instead of D): pass `direction="normalizing"` for those.
 
 Noise regularization (Rothfuss et al., 2019, "Noise Regularization for Conditional Density
 Estimation", arXiv:1907.08982): with `x_noise` = η_x > 0 or `y_noise` = η_y > 0 every training
