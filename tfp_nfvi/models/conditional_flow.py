@@ -45,8 +45,8 @@ for planar and MAF, and it trains faster for planar (its root search costs littl
 sizes), MAF (one network pass for the density instead of D) and the coupling spline; it is
 also the direction the VAE posteriors use, so a spec means the same map in both models. The
 normalizing direction was ahead here for the coupling spline (by 0.15 nats) and for radial
-(by 0.16; an earlier run with uncentred radial steps also trained it faster, 434 vs 294
-steps/s, and has it level in this one) and is faster for IAF-type steps (one pass for the
+(by 0.16 nats; it trained radial faster in an earlier run with uncentred steps, 434 vs 294
+steps/s, and level in this one), and it is faster for IAF-type steps (one pass for the
 density instead of D): pass `direction="normalizing"` for those.
 
 Noise regularization (Rothfuss et al., 2019, "Noise Regularization for Conditional Density
