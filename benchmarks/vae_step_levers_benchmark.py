@@ -93,10 +93,9 @@ def _split_train_step(vae):
     import tensorflow as tf
     from tfp_nfvi.models import likelihoods
 
-    @tf.function(jit_compile=True)
-    def draw(h, seed):
-        z, log_q = vae.sample_posterior(vae.posterior(h), [1], seed)
-        return z, log_q - vae.prior_distribution(z.dtype).log_prob(z)
+    # pylint: disable=protected-access
+    # The model's own draw: z ~ q(z | x) and log q − log p(z), one sample per example.
+    draw = tf.function(lambda h, seed: vae._posterior_draws(h, 1, seed), jit_compile=True)
 
     @tf.function(jit_compile=True)
     def log_likelihood(logits, x):
@@ -106,7 +105,6 @@ def _split_train_step(vae):
     def apply(grads):
         vae.optimizer.apply(grads, vae.trainable_variables)
 
-    # pylint: disable=protected-access
     @tf.function
     def train_step(x):
         seed = vae._seed(None, vae.seed_generator)
