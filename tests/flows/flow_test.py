@@ -192,3 +192,30 @@ def test_identity_start_keeps_log_prob_exact_and_gradients_nonzero():
     for g in grads:  # The planar block comes first: 3 steps of (u, w, b), 5 numbers each.
         planar = np.reshape(np.abs(g)[..., :15], (-1, 3, 5))
         assert np.all(np.isfinite(g)) and np.all(planar[..., :4].max(axis=0) > 1e-6)
+
+
+def test_head_fields_are_the_dense_heads_output_and_its_gradient():
+    # `_head_blocks` computes each step's fields (planar: u, w, b) with their own products
+    # from the flow head's weights; the blocks and the weights' gradients equal those of the
+    # Dense layer's single product followed by slicing (float64: to rounding).
+    flow = flows.Flow(3, "planar*3,radial*2,planar", seed=0, dtype="float64")
+    context = tf.random.stateless_normal([5, 4], seed=[1, 2], dtype=tf.float64)
+    flow(context)
+    head = flow.flow_head
+    head.kernel.assign(tf.random.stateless_normal(head.kernel.shape, [3, 1], dtype=tf.float64))
+    weights = [head.kernel, head.bias]
+    probe = tf.random.stateless_normal([5, head.kernel.shape[-1]], [4, 1], dtype=tf.float64)
+    with tf.GradientTape(persistent=True) as tape:
+        blocks = flow._head_blocks(context)  # pylint: disable=protected-access
+        groups = {id(block): block for block, _ in blocks}
+        fields = tf.concat([tf.reshape(b, [5, -1]) for b in groups.values()], axis=-1)
+        dense = head(context)
+        loss_fields = tf.reduce_sum(tf.sin(fields) * probe)
+        loss_dense = tf.reduce_sum(tf.sin(dense) * probe)
+    np.testing.assert_allclose(fields, dense, rtol=1e-12, atol=1e-12)
+    for a, b in zip(tape.gradient(loss_fields, weights), tape.gradient(loss_dense, weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # The planar step reads its fields with split_params: (u, w, b) of sizes (3, 3, 1).
+    step = flow.steps[0]
+    u, w, b = step.split_params(tf.range(7.0))
+    assert step.param_sizes() == (3, 3, 1) and u.shape == [3] and w.shape == [3] and b.shape == [1]

@@ -315,14 +315,26 @@ class Flow(keras.layers.Layer):
         blocks = [None] * len(self.steps)
         if self.flow_head is None:
             return blocks
-        raw = self.flow_head(context)
-        batch = tf.shape(raw)[:-1]
+        context = tf.convert_to_tensor(context, self.compute_dtype)
+        kernel = tf.cast(self.flow_head.kernel, self.compute_dtype)
+        bias = tf.cast(self.flow_head.bias, self.compute_dtype)
+        batch = tf.shape(context)[:-1]
         offset = 0
         for indices in self._head_groups():
-            size = self.steps[indices[0]].num_params
-            block = raw[..., offset : offset + len(indices) * size]
-            offset += len(indices) * size
-            block = tf.reshape(block, tf.concat([batch, [len(indices), size]], axis=0))
+            step, n = self.steps[indices[0]], len(indices)
+            size = step.num_params
+            # The block's columns as [C, n, P]: one product per field (`param_sizes`).
+            columns = tf.reshape(kernel[:, offset : offset + n * size], [-1, n, size])
+            biases = tf.reshape(bias[offset : offset + n * size], [n, size])
+            offset += n * size
+            fields, start = [], 0
+            for width in step.param_sizes():
+                field = tf.matmul(
+                    context, tf.reshape(columns[..., start : start + width], [-1, n * width]))
+                fields.append(tf.reshape(field, tf.concat([batch, [n, width]], axis=0))
+                              + biases[:, start : start + width])
+                start += width
+            block = fields[0] if len(fields) == 1 else tf.concat(fields, axis=-1)
             for j, k in enumerate(indices):
                 blocks[k] = (block, j)
         return blocks

@@ -61,9 +61,12 @@ class PlanarStep(step.ParameterizedStep):
         super().__init__(event_size, **kwargs)
         self.num_params = 2 * self.event_size + 1
 
+    def param_sizes(self):
+        return (self.event_size, self.event_size, 1)
+
     def bijector_args(self, params):
-        d = self.event_size
-        return params[..., :d], params[..., d : 2 * d], params[..., 2 * d]
+        u, w, b = self.split_params(params)
+        return u, w, b[..., 0]
 
     center_option = "center_planar"
 
@@ -75,15 +78,15 @@ class PlanarStep(step.ParameterizedStep):
         `loc` plus an exclusive cumulative sum over the run (no sequential pass). With
         `follow_path=False` every center is `loc` ("base_mean") and `m_n` is None.
         """
-        d = self.event_size
-        u, w, raw_offset = params[..., :d], params[..., d : 2 * d], params[..., 2 * d]
+        u, w, raw_offset = self.split_params(params)
+        raw_offset = raw_offset[..., 0]
         centers, image = loc[..., tf.newaxis, :], None
         if follow_path:
             shifts = bijectors.planar_constrain(u, w) * tf.tanh(raw_offset)[..., tf.newaxis]
             centers = centers + tf.math.cumsum(shifts, axis=-2, exclusive=True)
             image = centers[..., -1, :] + shifts[..., -1, :]
         offset = raw_offset - tf.reduce_sum(w * centers, axis=-1)
-        return tf.concat([params[..., : 2 * d], offset[..., tf.newaxis]], axis=-1), image
+        return tf.concat([u, w, offset[..., tf.newaxis]], axis=-1), image
 
     def identity_params(self):
         """`[u, w, b] = [a e, a e, 0]` with a² = log(e − 1): û = 0 (see the module docstring)."""

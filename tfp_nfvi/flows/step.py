@@ -105,6 +105,24 @@ class ParameterizedStep(FlowStep):
     def bijector_args(self, params):
         raise NotImplementedError
 
+    def param_sizes(self):
+        """The sizes of θ's fields, in order (they sum to `P`); one field unless overridden.
+
+        A step whose `bijector_args` and `center_params` read θ field by field (with
+        `split_params`, and `tf.concat` to put a θ together) declares them here, and the
+        `Flow`'s head computes each field with its own product. Why: autodiff turns a slice
+        of the head's output into a zero-padded copy in the backward pass, and XLA on CPU fuses
+        the sum of those pads with the parameters' whole gradient computation into one loop
+        that does not vectorize (half the time of a planar*80 VAE training step, measured in
+        benchmarks/results/speed_levers.md); `tf.split` and `tf.concat` differentiate into
+        each other, which XLA cancels, so each field's cotangent goes straight to its product.
+        """
+        return (self.num_params,)
+
+    def split_params(self, params):
+        """θ `[..., P]` as its fields (`param_sizes`), `tf.split` on the last axis."""
+        return tf.split(params, self.param_sizes(), axis=-1)
+
     def global_init_stddev(self):
         """Per-parameter stddev `[P]` of a global step's initial `θ ~ N(0, diag s²)`."""
         return np.full([self.num_params], self.init_scale)
