@@ -39,6 +39,12 @@ VARIANTS = {
     "xla_bf16": ({}, True, "mixed_bfloat16"),
     "no_xla_no_onednn": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, False, "float32"),
     "xla_onednn": ({"XLA_FLAGS": "--xla_cpu_use_onednn=true"}, True, "float32"),
+    # XLA's experimental oneDNN path for dot products (the flag above alone does nothing). In
+    # TensorFlow 2.21 on an AMD EPYC (Zen 4) the W1 step crashed compiling under it
+    # (benchmarks/results/speed_levers.md); kept to recheck on later releases.
+    "xla_onednn_dot": ({"XLA_FLAGS": "--xla_cpu_use_onednn=true "
+                                     "--xla_cpu_experimental_onednn_fusion_type=dot"},
+                       True, "float32"),
     "xla_single_thread_eigen": ({"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, True,
                                 "float32"),
     "xla_fast_math": ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, True, "float32"),
