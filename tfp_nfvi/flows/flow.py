@@ -309,8 +309,10 @@ class Flow(keras.layers.Layer):
     def _head_blocks(self, context):
         """For each parameterized step, `(block, j)`: its parameters are `block[..., j, :]`.
 
-        One block `[B, n, P]` per group of steps with the same name, slices of one flow-head
-        output (else None per step). Consecutive steps of a group have consecutive `j`.
+        One block `[B, n, P]` per group of steps with the same name (else None per step), the
+        flow head's output for the group's columns. Each field of θ (`param_sizes`: planar's
+        u, w, b) is its own product with the head's weights, not a slice of one product: see
+        `ParameterizedStep.param_sizes`. Consecutive steps of a group have consecutive `j`.
         """
         blocks = [None] * len(self.steps)
         if self.flow_head is None:

@@ -81,7 +81,7 @@ class ParameterizedStep(FlowStep):
 
     Subclasses define `num_params` (an int attribute set in `__init__`), `bijector_args(θ)`
     (`[..., P]` → the bijector's constructor arguments, constraints applied), `bijector_class`,
-    and optionally `global_init_stddev()` and `identity_params()`.
+    and optionally `param_sizes()` (θ's fields), `global_init_stddev()` and `identity_params()`.
 
     Args:
       event_size: `D`.
