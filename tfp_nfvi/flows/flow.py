@@ -313,11 +313,11 @@ class Flow(keras.layers.Layer):
         flow head's output for the group's columns. Each field of θ (`param_sizes`: planar's
         u, w, b) is its own product with the head's weights, not a slice of one product: see
         `ParameterizedStep.param_sizes`. Consecutive steps of a group have consecutive `j`.
+        `context` is a checked one (`_check_context`: a tensor in the compute dtype).
         """
         blocks = [None] * len(self.steps)
         if self.flow_head is None:
             return blocks
-        context = tf.convert_to_tensor(context, self.compute_dtype)
         kernel = tf.cast(self.flow_head.kernel, self.compute_dtype)
         bias = tf.cast(self.flow_head.bias, self.compute_dtype)
         batch = tf.shape(context)[:-1]
