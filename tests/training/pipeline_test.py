@@ -73,3 +73,20 @@ def test_fit_takes_exactly_one_epoch_per_epoch_when_steps_per_execution_does_not
 def test_batch_larger_than_the_data_is_refused():
     with pytest.raises(ValueError, match="`batch_size` 9 exceeds the 8 training examples"):
         pipeline.epoch_dataset(np.zeros((8, 2), np.float32), 9, 0, tf.Variable(0, tf.int64))
+
+
+def test_compact_binary_holds_binary_digits_as_uint8_and_leaves_other_data_alone():
+    bits = (np.random.default_rng(0).random((6, 5)) < 0.5).astype(np.float32)
+    compact = pipeline.compact_binary(bits)
+    assert compact.dtype == np.uint8
+    np.testing.assert_array_equal(compact.astype(np.float32), bits)
+    grey = np.full((2, 3), 0.5, np.float32)
+    assert pipeline.compact_binary(grey).dtype == np.float32
+
+
+def test_evaluation_dataset_yields_every_row_in_order_as_float32():
+    bits = (np.random.default_rng(1).random((7, 5)) < 0.5).astype(np.float32)
+    batches = list(pipeline.evaluation_dataset(bits, 3).as_numpy_iterator())
+    assert [b.shape[0] for b in batches] == [3, 3, 1]  # The last batch is kept.
+    assert all(b.dtype == np.float32 for b in batches)
+    np.testing.assert_array_equal(np.concatenate(batches), bits)

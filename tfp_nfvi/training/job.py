@@ -106,8 +106,9 @@ def _load_data(config):
     dynamic = config.binarization == "dynamic"
     train = splits.train_intensities if dynamic else splits.train
     x_train = data.validate_bernoulli_data(train[:config.max_train_examples], "train")
-    x_val = data.validate_bernoulli_data(splits.validation, "validation")
-    x_test = data.validate_bernoulli_data(splits.test, "test")
+    # The run holds the held-out digits until it ends: as uint8 when binary (exact).
+    x_val = pipeline.compact_binary(data.validate_bernoulli_data(splits.validation, "validation"))
+    x_test = pipeline.compact_binary(data.validate_bernoulli_data(splits.test, "test"))
     if len(x_train) < config.batch_size:
         raise ValueError(
             f"`batch_size` {config.batch_size} exceeds the {len(x_train)} training digits.")
@@ -191,7 +192,7 @@ def train(config, callbacks=()):
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # The pipeline orders the data (a function of seed and epoch).
-            validation_data=tf.data.Dataset.from_tensor_slices(x_val).batch(_EVAL_BATCH),
+            validation_data=pipeline.evaluation_dataset(x_val, _EVAL_BATCH),
             # Order matters: the early-stopping state and the best weights are updated before
             # the checkpoint that records them.
             callbacks=[pipeline.EpochCounter(epoch), timer, stopping, best, saver,

@@ -3,8 +3,8 @@
 Epoch e is the training digits permuted by `stateless_shuffle(seed=(seed, e))` and cut into full
 batches (the remainder is dropped, so every step has one shape and compiles once). The digits stay
 in one tensor and each batch gathers its rows (no permuted copy of the set per epoch); binary
-digits are held as uint8 and cast to float32 per batch, so 50,000 MNIST digits take 39 MB rather
-than 157 MB (twice that with a permuted copy). With dynamic
+digits are held as uint8 and cast to float32 per batch (`compact_binary`), so 50,000 MNIST digits
+take 39 MB rather than 157 MB (twice that with a permuted copy). With dynamic
 binarization the rows are grey levels p and each batch is drawn x ~ Bernoulli(p) from the
 stateless seed `fold_in((seed, e), batch index)`. Everything depends on (seed, e) only, so a run
 resumed at epoch e sees the same batches as an uninterrupted one.
@@ -25,7 +25,21 @@ import tensorflow as tf
 
 from tfp_nfvi.internal import validation
 
-__all__ = ["EpochCounter", "epoch_dataset"]
+__all__ = ["EpochCounter", "compact_binary", "epoch_dataset", "evaluation_dataset"]
+
+
+def compact_binary(x):
+    """Binary digits as uint8 (exact, a quarter of float32's memory); other data as it is.
+
+    A training run holds its digits for the whole run; 50,000 + 10,000 + 10,000 binarized
+    MNIST digits take 55 MB as uint8 against 220 MB as float32. Batches are cast back to
+    float32 where they are used (`epoch_dataset`, `evaluation_dataset`,
+    `report.evaluate_test`).
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8 and np.all((x == 0) | (x == 1)):
+        return x.astype(np.uint8)
+    return x
 
 
 def epoch_dataset(x, batch_size, seed, epoch, dynamic_binarization=False):
@@ -44,9 +58,7 @@ def epoch_dataset(x, batch_size, seed, epoch, dynamic_binarization=False):
       N // batch_size.
     """
     batch_size = validation.check_positive_int(batch_size, "batch_size")
-    x = np.asarray(x)
-    if not dynamic_binarization and np.all((x == 0) | (x == 1)):
-        x = x.astype(np.uint8)  # Exact for binary digits; cast back per batch.
+    x = np.asarray(x) if dynamic_binarization else compact_binary(x)
     x = tf.constant(x)
     n = int(x.shape[0])
     steps = n // batch_size
@@ -72,6 +84,12 @@ def epoch_dataset(x, batch_size, seed, epoch, dynamic_binarization=False):
     dataset = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(
         tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(x, batch_size):
+    """Float32 batches of `x` in order (the last one may be smaller), from uint8 when binary."""
+    return tf.data.Dataset.from_tensor_slices(compact_binary(x)).batch(batch_size).map(
+        lambda rows: tf.cast(rows, tf.float32))
 
 
 class EpochCounter(keras.callbacks.Callback):

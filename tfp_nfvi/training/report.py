@@ -12,6 +12,7 @@ _EVAL_BATCH = 100
 def evaluate_test(vae, x, iw_samples, chunk_size, seed):
     """Mean test ELBO and importance-sampled NLL, in nats, batch by batch with fixed seeds.
 
+    `x` may be float or uint8 (`pipeline.compact_binary`): each batch is cast to float32.
     Batch i of 100 digits uses the stateless seeds [seed, 2i] (ELBO) and [seed, 2i + 1]
     (`vae.log_likelihood` with `iw_samples` draws in chunks of `chunk_size`).
 
@@ -20,7 +21,7 @@ def evaluate_test(vae, x, iw_samples, chunk_size, seed):
     """
     elbos, lls = [], []
     for i, start in enumerate(range(0, len(x), _EVAL_BATCH)):
-        batch = x[start:start + _EVAL_BATCH]
+        batch = np.asarray(x[start:start + _EVAL_BATCH], np.float32)
         elbos.append(vae.elbo(batch, seed=[seed, 2 * i]).numpy())
         lls.append(vae.log_likelihood(batch, num_samples=iw_samples, seed=[seed, 2 * i + 1],
                                       chunk_size=chunk_size).numpy())
@@ -33,7 +34,7 @@ def save_figure(vae, x, path, seed, num=10):
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
 
-    x = x[:num]
+    x = np.asarray(x[:num], np.float32)
     num = len(x)
     rows = [("test digits", x), ("reconstructions", vae.reconstruct(x, seed=[seed, 1]).numpy())]
     samples = vae.sample(2 * num, seed=[seed, 2]).numpy()
