@@ -45,6 +45,15 @@ VARIANTS = {
     "xla_onednn_dot": ({"XLA_FLAGS": "--xla_cpu_use_onednn=true "
                                      "--xla_cpu_experimental_onednn_fusion_type=dot"},
                        True, "float32"),
+    # XLA's XNNPACK and YNNPACK libraries for dot products (and XNNPACK for element-wise
+    # fusions), and 512-bit vectors in XLA's own loops (its default prefers 256 bits).
+    "xla_xnn_dot": ({"XLA_FLAGS": "--xla_cpu_experimental_xnn_fusion_type=dot"}, True,
+                    "float32"),
+    "xla_xnn_dot_eltwise": ({"XLA_FLAGS": "--xla_cpu_experimental_xnn_fusion_type=dot,eltwise"},
+                            True, "float32"),
+    "xla_ynn_dot": ({"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=dot"}, True,
+                    "float32"),
+    "xla_vector_512": ({"XLA_FLAGS": "--xla_cpu_prefer_vector_width=512"}, True, "float32"),
     "xla_single_thread_eigen": ({"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}, True,
                                 "float32"),
     "xla_fast_math": ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, True, "float32"),
