@@ -329,14 +329,14 @@ class Flow(keras.layers.Layer):
             columns = tf.reshape(kernel[:, offset : offset + n * size], [-1, n, size])
             biases = tf.reshape(bias[offset : offset + n * size], [n, size])
             offset += n * size
-            fields, start = [], 0
-            for width in step.param_sizes():
-                field = tf.matmul(
-                    context, tf.reshape(columns[..., start : start + width], [-1, n * width]))
+            fields = []
+            for field_columns, field_bias in zip(step.split_params(columns),
+                                                 step.split_params(biases)):
+                width = field_bias.shape[-1]
+                field = tf.matmul(context, tf.reshape(field_columns, [-1, n * width]))
                 fields.append(tf.reshape(field, tf.concat([batch, [n, width]], axis=0))
-                              + biases[:, start : start + width])
-                start += width
-            block = fields[0] if len(fields) == 1 else tf.concat(fields, axis=-1)
+                              + field_bias)
+            block = tf.concat(fields, axis=-1)
             for j, k in enumerate(indices):
                 blocks[k] = (block, j)
         return blocks
